@@ -1,0 +1,136 @@
+# ascale: build, test, benchmark, install and package
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON ?= python3
+B := build
+
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+ifeq ($(SANITIZE),1)
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icommon -Icoordinator -I$(B) -MMD -MP
+ALL_LDFLAGS := $(LDFLAGS) $(SAN)
+LIBS := -linih -lbpf -lelf -lz -lsystemd -ljansson -lcap -lm -lpthread
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Wall
+
+# Sources: every module of a folder is built into that folder's library; the
+# programs' main files are kept out so tests can link the libraries.
+COMMON_SRCS := $(wildcard common/*.c)
+AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
+ASCTL_SRCS := $(filter-out asctl/main.c,$(wildcard asctl/*.c))
+# coordinator/: the engine library (linked into ascoord and asctl) is every
+# file but the daemon's own, which are listed here as they arrive.
+COORD_DAEMON_SRCS := coordinator/main.c
+ENGINE_SRCS := $(filter-out $(COORD_DAEMON_SRCS),$(wildcard coordinator/*.c))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIBCOMMON := $(B)/libcommon.a
+LIBAGENT := $(B)/libagent.a
+LIBASCTL := $(B)/libasctl.a
+LIBENGINE := $(B)/libengine.a
+ALL_LIBS := $(LIBASCTL) $(LIBAGENT) $(LIBENGINE) $(LIBCOMMON)
+
+PROGS := $(if $(wildcard agent/main.c),$(B)/asagent) $(if $(wildcard asctl/main.c),$(B)/asctl)
+ifneq ($(wildcard coordinator/main.c),)
+PROGS += $(B)/ascoord
+endif
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all check bench deps install clean unit
+all: $(PROGS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The BPF object and its skeleton; agent objects wait for the skeleton.
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+$(call obj,$(AGENT_SRCS) agent/main.c): | $(SKELS)
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRCS))
+$(LIBAGENT): $(call obj,$(AGENT_SRCS))
+$(LIBASCTL): $(call obj,$(ASCTL_SRCS))
+$(LIBENGINE): $(call obj,$(ENGINE_SRCS))
+$(B)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/asagent: $(call obj,agent/main.c) $(LIBAGENT) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/asctl: $(call obj,asctl/main.c) $(LIBASCTL) $(LIBENGINE) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/ascoord: $(call obj,$(COORD_DAEMON_SRCS)) $(LIBENGINE) $(LIBCOMMON)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# tests may include any folder's headers
+$(B)/obj/tests/%.o: ALL_CFLAGS += -Iagent -Iasctl
+
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS) -lcmocka
+
+$(B)/bench/%: $(B)/obj/tests/bench/%.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+unit: $(UNIT_BINS)
+
+# Every test: unit binaries, then the integration tests on the real binaries.
+check:
+	$(MAKE) WERROR=1 all unit $(BENCH_BINS)
+	$(PYTHON) tests/run.py --build $(B) $(TESTS)
+
+bench:
+	$(MAKE) all $(BENCH_BINS)
+	$(PYTHON) tests/bench/run.py --build $(B)
+
+deps:
+	sh packaging/deps.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ascale \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(B)/asagent $(DESTDIR)$(SBINDIR)/asagent
+	install -m 0755 $(B)/asctl $(DESTDIR)$(BINDIR)/asctl
+	if [ -f $(B)/ascoord ]; then install -m 0755 $(B)/ascoord $(DESTDIR)$(SBINDIR)/ascoord; fi
+	for f in conf/*.conf; do install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/ascale/; done
+	for f in docs/*.5; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
+	for f in docs/*.8; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
+	for f in packaging/systemd/*.service; do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' $$f > $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,28 @@
+/* timeutil: clocks, durations and timestamps */
+#ifndef ASCALE_TIMEUTIL_H
+#define ASCALE_TIMEUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NSEC_PER_USEC	1000LL
+#define NSEC_PER_MSEC	1000000LL
+#define NSEC_PER_SEC	1000000000LL
+
+int64_t time_mono_ns(void);
+int64_t time_real_ns(void);
+
+/*
+ * Parses a duration such as "100ms", "90s", "1h30m" or "0.5s" into
+ * nanoseconds; a bare number is taken in unit_ns (0: a unit is required).
+ * Returns 0 or -EINVAL.
+ */
+int duration_parse(const char *s, int64_t unit_ns, int64_t *ns);
+
+/* Writes the shortest exact form of ns ("100ms", "5m", "1h30m"). */
+const char *duration_format(int64_t ns, char *buf, size_t len);
+
+/* Writes real time ns as RFC 3339 UTC with milliseconds. */
+const char *time_format_rfc3339(int64_t real_ns, char *buf, size_t len);
+
+#endif

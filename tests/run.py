@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""run: every unit test binary, then the integration tests, with one summary line."""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CMOCKA = {
+    "passed": re.compile(r"^\[  PASSED  \] (\d+) test"),
+    "failed": re.compile(r"^\[  FAILED  \] (\d+) test"),
+    "skipped": re.compile(r"^\[  SKIPPED \] (\d+) test"),
+}
+
+
+def run_units(build, only):
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    tdir = os.path.join(build, "tests")
+    names = sorted(n for n in os.listdir(tdir) if n.startswith("test_")) if os.path.isdir(tdir) else []
+    for name in names:
+        if only and not any(o in name for o in only):
+            continue
+        path = os.path.join(tdir, name)
+        if not os.access(path, os.X_OK) or os.path.isdir(path):
+            continue
+        start = time.monotonic()
+        try:
+            p = subprocess.run([path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, errors="replace", timeout=300)
+            out, rc = p.stdout, p.returncode
+        except subprocess.TimeoutExpired as e:
+            out, rc = (e.stdout or "") + "\n(timed out)\n", -1
+        counts = {k: 0 for k in totals}
+        for line in out.splitlines():
+            for k, rx in CMOCKA.items():
+                m = rx.match(line)
+                if m:
+                    counts[k] += int(m.group(1))
+        if rc != 0 and counts["failed"] == 0:
+            counts["failed"] = 1  # crashed or timed out: count the binary once
+        for k in totals:
+            totals[k] += counts[k]
+        status = "ok" if rc == 0 else "FAIL"
+        print(f"unit  {name:<28} {status:<4} {counts['passed']:>3} passed "
+              f"{counts['failed']:>2} failed {counts['skipped']:>2} skipped "
+              f"({time.monotonic() - start:.1f}s)", flush=True)
+        if rc != 0 or counts["skipped"]:
+            # show the failing or skipping lines, not the whole log
+            keep = [l for l in out.splitlines()
+                    if rc != 0 or "SKIP" in l or "skip" in l]
+            print("\n".join("      " + l for l in keep[-60:]), flush=True)
+    return totals
+
+
+class CountingResult(unittest.TextTestResult):
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.passed = 0
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.passed += 1
+
+
+def run_integration(build, only):
+    os.environ["ASCALE_BUILD"] = os.path.abspath(build)
+    os.environ["ASCALE_SRC"] = os.path.dirname(HERE)
+    idir = os.path.join(HERE, "integration")
+    if not os.path.isdir(idir):
+        return {"passed": 0, "failed": 0, "skipped": 0}
+    loader = unittest.TestLoader()
+    suite = loader.discover(idir, pattern="test_*.py", top_level_dir=idir)
+    if only:
+        def keep(s):
+            out = unittest.TestSuite()
+            for t in s:
+                if isinstance(t, unittest.TestSuite):
+                    out.addTest(keep(t))
+                elif any(o in t.id() for o in only):
+                    out.addTest(t)
+            return out
+        suite = keep(suite)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=CountingResult, stream=sys.stdout)
+    res = runner.run(suite)
+    return {"passed": res.passed,
+            "failed": len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses),
+            "skipped": len(res.skipped)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--units-only", action="store_true")
+    ap.add_argument("only", nargs="*", help="run only tests whose name contains one of these")
+    args = ap.parse_args()
+    totals = run_units(args.build, args.only)
+    if not args.units_only:
+        integ = run_integration(args.build, args.only)
+        for k in totals:
+            totals[k] += integ[k]
+    print(f"{totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
+    return 1 if totals["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+/* test_timeutil: durations and timestamps */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "timeutil.h"
+
+static void test_duration_parse_forms(void **state)
+{
+	int64_t ns;
+
+	(void)state;
+	assert_int_equal(duration_parse("100ms", 0, &ns), 0);
+	assert_int_equal(ns, 100 * NSEC_PER_MSEC);
+	assert_int_equal(duration_parse("90s", 0, &ns), 0);
+	assert_int_equal(ns, 90 * NSEC_PER_SEC);
+	assert_int_equal(duration_parse("1h30m", 0, &ns), 0);
+	assert_int_equal(ns, 5400 * NSEC_PER_SEC);
+	assert_int_equal(duration_parse("1h2m3s", 0, &ns), 0);
+	assert_int_equal(ns, 3723 * NSEC_PER_SEC);
+	assert_int_equal(duration_parse("0.5s", 0, &ns), 0);
+	assert_int_equal(ns, 500 * NSEC_PER_MSEC);
+	assert_int_equal(duration_parse(" 5m ", 0, &ns), 0);
+	assert_int_equal(ns, 300 * NSEC_PER_SEC);
+	assert_int_equal(duration_parse("250us", 0, &ns), 0);
+	assert_int_equal(ns, 250 * NSEC_PER_USEC);
+	assert_int_equal(duration_parse("5", 60 * NSEC_PER_SEC, &ns), 0);
+	assert_int_equal(ns, 300 * NSEC_PER_SEC);
+	assert_int_equal(duration_parse("2d", 0, &ns), 0);
+	assert_int_equal(ns, 172800 * NSEC_PER_SEC);
+}
+
+static void test_duration_parse_bad(void **state)
+{
+	static const char *const bad[] = {
+		"", " ", "5", "abc", "-5s", "5x", "5 s", "s", "5s5", "1e3s",
+		"nan", "inf", "0x10s", "5m 3s", "999999999999d", "1..5s",
+	};
+	int64_t ns = 42;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_true(duration_parse(bad[i], 0, &ns) < 0);
+		assert_int_equal(ns, 42);
+	}
+	/* a bare number needs a default unit, and only one part */
+	assert_true(duration_parse("5 5", NSEC_PER_SEC, &ns) < 0);
+	assert_true(duration_parse("5s5", NSEC_PER_SEC, &ns) < 0);
+}
+
+static void test_duration_format(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(duration_format(100 * NSEC_PER_MSEC, buf, sizeof(buf)), "100ms");
+	assert_string_equal(duration_format(90 * NSEC_PER_SEC, buf, sizeof(buf)), "1m30s");
+	assert_string_equal(duration_format(3600 * NSEC_PER_SEC, buf, sizeof(buf)), "1h");
+	assert_string_equal(duration_format(0, buf, sizeof(buf)), "0ms");
+	assert_string_equal(duration_format(1500, buf, sizeof(buf)), "1500ns");
+}
+
+static void test_rfc3339(void **state)
+{
+	char buf[40];
+
+	(void)state;
+	assert_string_equal(time_format_rfc3339(1798761600LL * NSEC_PER_SEC + 123 * NSEC_PER_MSEC,
+						buf, sizeof(buf)),
+			    "2027-01-01T00:00:00.123Z");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_parse_forms),
+		cmocka_unit_test(test_duration_parse_bad),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_rfc3339),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
