@@ -1,0 +1,176 @@
+/* asagent: samples this instance's CPU and memory into the shared-memory ring */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "agent.h"
+#include "agent_conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "timeutil.h"
+#include "version.h"
+
+struct main_state {
+	const char *conf_path;
+	bool conf_given;
+	struct agent *agent;
+	sd_event_source *timer;
+	uint64_t next_us;	/* when the next sample is due (CLOCK_MONOTONIC) */
+	bool ready;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: asagent [-c FILE] [-f] [-t] [-v]\n"
+		"  -c FILE  configuration (default %s)\n"
+		"  -f       stay in the foreground\n"
+		"  -t       check the configuration and exit\n"
+		"  -v       log debug messages\n"
+		"  -V       print the version and exit\n", AGENT_CONF_PATH);
+}
+
+static int main_load(struct main_state *m, struct agent_conf *c)
+{
+	agent_conf_defaults(c);
+	if (!m->conf_given && access(m->conf_path, F_OK) < 0 && errno == ENOENT) {
+		log_info("%s not found; using the defaults", m->conf_path);
+		return 0;
+	}
+	return agent_conf_load(m->conf_path, c);
+}
+
+static int main_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct main_state *m = userdata;
+	uint64_t step = agent_interval(m->agent) / NSEC_PER_USEC;
+	char desc[512];
+
+	agent_sample(m->agent);
+	if (!m->ready) {
+		m->ready = true;
+		daemon_ready(agent_describe(m->agent, desc, sizeof(desc)));
+		log_info("%s", desc);
+	}
+	/* stay on the original grid; after a long stall, restart it from now */
+	m->next_us += step;
+	if (m->next_us <= usec)
+		m->next_us = usec + step;
+	sd_event_source_set_time(s, m->next_us);
+	return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static int main_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct main_state *m = userdata;
+	struct agent_conf c;
+	char desc[512];
+	uint64_t now;
+
+	(void)s;
+	(void)si;
+	sd_notify(0, "RELOADING=1");
+	if (main_load(m, &c) < 0)
+		log_err("%s: not reloaded; the running configuration stays", m->conf_path);
+	else if (agent_reload(m->agent, &c) == 0) {
+		sd_event_now(sd_event_source_get_event(m->timer), CLOCK_MONOTONIC, &now);
+		m->next_us = now + agent_interval(m->agent) / NSEC_PER_USEC;
+		sd_event_source_set_time(m->timer, m->next_us);
+	}
+	sd_notifyf(0, "READY=1\nSTATUS=%s", agent_describe(m->agent, desc, sizeof(desc)));
+	return 0;
+}
+
+static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void)userdata;
+	log_info("signal %u: stopping", si->ssi_signo);
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+int main(int argc, char **argv)
+{
+	struct main_state m = { .conf_path = AGENT_CONF_PATH };
+	bool foreground = false, test = false, verbose = false;
+	struct agent_conf conf;
+	sd_event *e = NULL;
+	sigset_t mask;
+	uint64_t now;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "c:ftvVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			m.conf_path = optarg;
+			m.conf_given = true;
+			break;
+		case 'f':
+			foreground = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("asagent %s\n", ASCALE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_init("asagent", verbose);
+	if (main_load(&m, &conf) < 0)
+		return 2;
+	if (test) {
+		printf("%s: configuration OK\n", m.conf_path);
+		return 0;
+	}
+	if (!foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
+		fatal("cannot detach: %s", strerror(errno));
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	r = agent_start(&conf, &m.agent);
+	if (r < 0)
+		return 1;
+	r = sd_event_default(&e);
+	if (r < 0)
+		fatal("sd-event: %s", strerror(-r));
+	sd_event_now(e, CLOCK_MONOTONIC, &now);
+	m.next_us = now + agent_interval(m.agent) / NSEC_PER_USEC;
+	if ((r = sd_event_add_time(e, &m.timer, CLOCK_MONOTONIC, m.next_us, 1000,
+				   main_tick, &m)) < 0 ||
+	    (r = sd_event_add_signal(e, NULL, SIGTERM, main_term, &m)) < 0 ||
+	    (r = sd_event_add_signal(e, NULL, SIGINT, main_term, &m)) < 0 ||
+	    (r = sd_event_add_signal(e, NULL, SIGHUP, main_hup, &m)) < 0 ||
+	    (r = sd_event_set_watchdog(e, true)) < 0)
+		fatal("sd-event: %s", strerror(-r));
+
+	r = sd_event_loop(e);
+	agent_stop(m.agent);
+	sd_event_source_unref(m.timer);
+	sd_event_unref(e);
+	return r < 0 ? 1 : 0;
+}
