@@ -24,6 +24,12 @@
 #define SAMPLER_STAT_MAX	(16u << 20)	/* /proc/stat of a very big machine */
 #define SAMPLER_FILE_MAX	(256u << 10)	/* meminfo, mountinfo and cgroup files */
 #define SAMPLER_POSSIBLE	"/sys/devices/system/cpu/possible"
+/*
+ * With eBPF, /proc/stat (steal, online CPUs) and memory are read at most this
+ * often: reading them costs more than everything else in a sample, and they
+ * move slowly.  Steal is then the share of the last such period.
+ */
+#define SAMPLER_SLOW_NS		NSEC_PER_SEC
 
 /* The measured cgroup: its directory and the files read at every sample. */
 struct sampler_cg {
@@ -49,6 +55,11 @@ struct sampler {
 	struct procfs_cpu *pcpu;
 	char mount[PATH_MAX];	/* the cgroup v2 mount, found on first use */
 	struct sampler_cg cg;	/* cg.path[0] == '\0': the whole machine */
+	int64_t slow_mono_ns;	/* when /proc/stat and memory were last read */
+	uint64_t steal_ns;	/* /proc/stat totals at that read */
+	uint64_t total_ns;
+	double steal_pct;
+	double mem_pct;
 };
 
 static void sampler_cg_init(struct sampler_cg *cg)
@@ -385,8 +396,36 @@ static double sampler_mem(struct sampler *s)
 	return cur >= lim ? 100.0 : 100.0 * (double)cur / (double)lim;
 }
 
+/* Reads /proc/stat and memory, and the steal share since the last such read. */
+static int sampler_read_slow(struct sampler *s, int64_t now)
+{
+	uint64_t steal = 0, total = 0;
+	uint32_t i;
+	int e;
+
+	e = sampler_read_stat(s);
+	if (e < 0)
+		return e;
+	for (i = 0; i < s->ncpu; i++) {
+		if (!s->pcpu[i].online)
+			continue;
+		steal += s->pcpu[i].steal_ns;
+		total += s->pcpu[i].busy_ns + s->pcpu[i].idle_ns;
+	}
+	s->steal_pct = NAN;
+	if (s->slow_mono_ns && total > s->total_ns && steal >= s->steal_ns)
+		s->steal_pct = fmin(100.0, 100.0 * (double)(steal - s->steal_ns) /
+					    (double)(total - s->total_ns));
+	s->steal_ns = steal;
+	s->total_ns = total;
+	s->mem_pct = sampler_mem(s);
+	s->slow_mono_ns = now;
+	return 0;
+}
+
 int sampler_read(struct sampler *s, struct sampler_reading *r)
 {
+	int64_t now = time_mono_ns();
 	uint64_t cg_ns = 0;
 	uint32_t i, online = 0;
 	long n;
@@ -394,16 +433,17 @@ int sampler_read(struct sampler *s, struct sampler_reading *r)
 
 	if (!r->cpu)
 		return -EINVAL;
-	e = sampler_read_stat(s);
-	if (e < 0)
-		return e;
+	if (!s->bpf || !s->slow_mono_ns || now - s->slow_mono_ns >= SAMPLER_SLOW_NS) {
+		e = sampler_read_slow(s, now);
+		if (e < 0)
+			return e;
+	}
 	r->mono_ns = time_mono_ns();
 	r->ncpu = s->ncpu;
 	for (i = 0; i < s->ncpu; i++) {
 		const struct procfs_cpu *p = &s->pcpu[i];
 
 		r->cpu[i].online = p->online;
-		r->cpu[i].steal_ns = p->steal_ns;
 		r->cpu[i].busy_ns = p->busy_ns;
 		r->cpu[i].idle_ns = p->idle_ns;
 		online += p->online;
@@ -421,6 +461,7 @@ int sampler_read(struct sampler *s, struct sampler_reading *r)
 	}
 	r->cg_busy_ns = s->cg.path[0] ? cg_ns : 0;
 	r->cg_cpus = s->cg.path[0] ? sampler_cg_cpus(s, online) : (double)(online ? online : 1);
-	r->mem_pct = sampler_mem(s);
+	r->steal_pct = s->steal_pct;
+	r->mem_pct = s->mem_pct;
 	return 0;
 }

@@ -12,7 +12,6 @@ struct sampler_cpu {
 	bool online;
 	uint64_t busy_ns;	/* cumulative; the open interval closed at the reading */
 	uint64_t idle_ns;
-	uint64_t steal_ns;	/* from /proc/stat in both sources */
 };
 
 struct sampler_reading {
@@ -22,7 +21,12 @@ struct sampler_reading {
 	/* cgroup mode only */
 	uint64_t cg_busy_ns;		/* cumulative CPU time of the cgroup and its descendants */
 	double cg_cpus;			/* CPUs the cgroup may use (cpu.max, cpuset), > 0 */
-	/* memory in use, percent of what the scope may use; NaN when unknown */
+	/*
+	 * Steal share of the CPUs and memory in use (percent of what the scope
+	 * may use), from /proc: over the last interval with procfs, refreshed
+	 * once a second with eBPF.  NaN when unknown.
+	 */
+	double steal_pct;
 	double mem_pct;
 };
 

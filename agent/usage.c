@@ -47,7 +47,7 @@ static uint64_t usage_delta(uint64_t cur, uint64_t prev)
 void usage_compute(const struct sampler_reading *prev, const struct sampler_reading *cur,
 		     bool cgroup, float *values)
 {
-	uint64_t busy = 0, total = 0, steal = 0, b, t;
+	uint64_t busy = 0, total = 0, b, t;
 	double wall, cap;
 	uint32_t i;
 
@@ -63,9 +63,8 @@ void usage_compute(const struct sampler_reading *prev, const struct sampler_read
 		values[METRIC_PER_CPU + i] = usage_pct(b, t);
 		busy += b;
 		total += t;
-		steal += usage_delta(c->steal_ns, p->steal_ns);
 	}
-	values[METRIC_STEAL] = usage_pct(steal, total);
+	values[METRIC_STEAL] = isnan(cur->steal_pct) ? NAN : (float)cur->steal_pct;
 	values[METRIC_MEMORY] = isnan(cur->mem_pct) ? NAN : (float)cur->mem_pct;
 	if (!cgroup) {
 		values[METRIC_CPU] = usage_pct(busy, total);

@@ -14,36 +14,42 @@ volatile __u64 target_cgid;
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * tp_btf programs get typed pointers and load fields directly (no helper
+ * call: this runs at every context switch); raw_tp programs read through
+ * bpf_probe_read_kernel.  direct is a constant in each program, so the
+ * other branch is compiled out.
+ */
+
 /* Whether task t runs in cgroup cgid or one of its descendants. */
-static __always_inline bool task_in_cgroup(struct task_struct *t, u64 cgid)
+static __always_inline bool task_in_cgroup(struct task_struct *t, u64 cgid, bool direct)
 {
-	struct cgroup_subsys_state *css;
 	struct cgroup *cg;
 	int i;
 
-	cg = BPF_CORE_READ(t, cgroups, dfl_cgrp);
+	cg = direct ? t->cgroups->dfl_cgrp : BPF_CORE_READ(t, cgroups, dfl_cgrp);
 	for (i = 0; i < CG_DEPTH_MAX && cg; i++) {
-		if (BPF_CORE_READ(cg, kn, id) == cgid)
+		if ((direct ? cg->kn->id : BPF_CORE_READ(cg, kn, id)) == cgid)
 			return true;
-		css = BPF_CORE_READ(cg, self.parent);
-		if (!css)
-			break;
-		cg = (struct cgroup *)((char *)css - bpf_core_field_offset(struct cgroup, self));
+		/* the parent's own css points back at the parent cgroup */
+		cg = direct ? cg->self.parent ? cg->self.parent->cgroup : 0
+			    : BPF_CORE_READ(cg, self.parent, cgroup);
 	}
 	return false;
 }
 
 /* ACCT_* class of task t (always ACCT_KNOWN). */
-static __always_inline u32 task_class(struct task_struct *t, u64 cgid)
+static __always_inline u32 task_class(struct task_struct *t, u64 cgid, bool direct)
 {
-	if (BPF_CORE_READ(t, pid) == 0)
+	if ((direct ? t->pid : BPF_CORE_READ(t, pid)) == 0)
 		return ACCT_KNOWN | ACCT_IDLE;
-	if (cgid && task_in_cgroup(t, cgid))
+	if (cgid && task_in_cgroup(t, cgid, direct))
 		return ACCT_KNOWN | ACCT_CG;
 	return ACCT_KNOWN;
 }
 
-static __always_inline void acct_switch(struct task_struct *prev, struct task_struct *next)
+static __always_inline void acct_switch(struct task_struct *prev, struct task_struct *next,
+					 bool direct)
 {
 	u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_acct *a;
@@ -55,7 +61,7 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 	a = &acct[cpu];
 	now = bpf_ktime_get_ns();
 	cgid = target_cgid;
-	state = task_class(next, cgid);
+	state = task_class(next, cgid, direct);
 
 	was = a->state;
 	/*
@@ -65,7 +71,7 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 	 * classify the task that really ran instead.
 	 */
 	if ((was & ACCT_KNOWN) && a->task != (u64)prev)
-		was = task_class(prev, cgid);
+		was = task_class(prev, cgid, direct);
 
 	a->seq++;
 	barrier();
@@ -89,13 +95,13 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cpu_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	acct_switch(prev, next);
+	acct_switch(prev, next, true);
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(cpu_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	acct_switch(prev, next);
+	acct_switch(prev, next, false);
 	return 0;
 }

@@ -33,7 +33,10 @@ struct kernfs_node {
 	u64 id;
 } __attribute__((preserve_access_index));
 
+struct cgroup;
+
 struct cgroup_subsys_state {
+	struct cgroup *cgroup;
 	struct cgroup_subsys_state *parent;
 } __attribute__((preserve_access_index));
 
