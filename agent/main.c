@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -21,8 +22,8 @@ struct main_state {
 	const char *conf_path;
 	bool conf_given;
 	struct agent *agent;
+	int timer_fd;		/* periodic: one wake-up and one read a sample */
 	sd_event_source *timer;
-	uint64_t next_us;	/* when the next sample is due (CLOCK_MONOTONIC) */
 	bool ready;
 };
 
@@ -47,24 +48,36 @@ static int main_load(struct main_state *m, struct agent_conf *c)
 	return agent_conf_load(m->conf_path, c);
 }
 
-static int main_tick(sd_event_source *s, uint64_t usec, void *userdata)
+/* Starts the periodic sample timer, first tick one interval from now. */
+static int main_arm(struct main_state *m)
+{
+	int64_t iv = agent_interval(m->agent);
+	struct itimerspec its = {
+		.it_interval = { iv / NSEC_PER_SEC, iv % NSEC_PER_SEC },
+		.it_value = { iv / NSEC_PER_SEC, iv % NSEC_PER_SEC },
+	};
+
+	return timerfd_settime(m->timer_fd, 0, &its, NULL) < 0 ? -errno : 0;
+}
+
+static int main_tick(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct main_state *m = userdata;
-	uint64_t step = agent_interval(m->agent) / NSEC_PER_USEC;
+	uint64_t expired;
 	char desc[512];
 
+	(void)s;
+	(void)revents;
+	/* missed ticks (a stall) are not made up: the next sample covers the gap */
+	if (read(fd, &expired, sizeof(expired)) != sizeof(expired))
+		return 0;
 	agent_sample(m->agent);
 	if (!m->ready) {
 		m->ready = true;
 		daemon_ready(agent_describe(m->agent, desc, sizeof(desc)));
 		log_info("%s", desc);
 	}
-	/* stay on the original grid; after a long stall, restart it from now */
-	m->next_us += step;
-	if (m->next_us <= usec)
-		m->next_us = usec + step;
-	sd_event_source_set_time(s, m->next_us);
-	return sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return 0;
 }
 
 static int main_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -72,18 +85,14 @@ static int main_hup(sd_event_source *s, const struct signalfd_siginfo *si, void 
 	struct main_state *m = userdata;
 	struct agent_conf c;
 	char desc[512];
-	uint64_t now;
 
 	(void)s;
 	(void)si;
 	sd_notify(0, "RELOADING=1");
 	if (main_load(m, &c) < 0)
 		log_err("%s: not reloaded; the running configuration stays", m->conf_path);
-	else if (agent_reload(m->agent, &c) == 0) {
-		sd_event_now(sd_event_source_get_event(m->timer), CLOCK_MONOTONIC, &now);
-		m->next_us = now + agent_interval(m->agent) / NSEC_PER_USEC;
-		sd_event_source_set_time(m->timer, m->next_us);
-	}
+	else if (agent_reload(m->agent, &c) == 0 && main_arm(m) < 0)
+		log_err("cannot re-arm the sample timer: %s", strerror(errno));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", agent_describe(m->agent, desc, sizeof(desc)));
 	return 0;
 }
@@ -98,12 +107,11 @@ static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 int main(int argc, char **argv)
 {
-	struct main_state m = { .conf_path = AGENT_CONF_PATH };
+	struct main_state m = { .conf_path = AGENT_CONF_PATH, .timer_fd = -1 };
 	bool foreground = false, test = false, verbose = false;
 	struct agent_conf conf;
 	sd_event *e = NULL;
 	sigset_t mask;
-	uint64_t now;
 	int opt, r;
 
 	while ((opt = getopt(argc, argv, "c:ftvVh")) != -1) {
@@ -158,10 +166,10 @@ int main(int argc, char **argv)
 	r = sd_event_default(&e);
 	if (r < 0)
 		fatal("sd-event: %s", strerror(-r));
-	sd_event_now(e, CLOCK_MONOTONIC, &now);
-	m.next_us = now + agent_interval(m.agent) / NSEC_PER_USEC;
-	if ((r = sd_event_add_time(e, &m.timer, CLOCK_MONOTONIC, m.next_us, 1000,
-				   main_tick, &m)) < 0 ||
+	m.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m.timer_fd < 0 || main_arm(&m) < 0)
+		fatal("timerfd: %s", strerror(errno));
+	if ((r = sd_event_add_io(e, &m.timer, m.timer_fd, EPOLLIN, main_tick, &m)) < 0 ||
 	    (r = sd_event_add_signal(e, NULL, SIGTERM, main_term, &m)) < 0 ||
 	    (r = sd_event_add_signal(e, NULL, SIGINT, main_term, &m)) < 0 ||
 	    (r = sd_event_add_signal(e, NULL, SIGHUP, main_hup, &m)) < 0 ||
@@ -171,6 +179,7 @@ int main(int argc, char **argv)
 	r = sd_event_loop(e);
 	agent_stop(m.agent);
 	sd_event_source_unref(m.timer);
+	close(m.timer_fd);
 	sd_event_unref(e);
 	return r < 0 ? 1 : 0;
 }
