@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""run: make bench — every figure beside its budget, and the peer measured in the same run."""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+ROWS = []
+
+
+def row(what, value, unit, budget="", peer="", ratio=""):
+    ROWS.append((what, value if isinstance(value, str) else f"{value:.3g}" if value < 100 else f"{value:.0f}",
+                 unit, budget, peer, ratio))
+    print(f"  {what}: {ROWS[-1][1]} {unit}", file=sys.stderr, flush=True)
+
+
+def run_kv(cmd):
+    """A bench binary's 'name value unit' lines as a dict."""
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, timeout=600).stdout
+    kv = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            kv[parts[0]] = float(parts[1])
+    return kv
+
+
+def proc_cpu_s(pid):
+    """CPU time of every live thread of pid, in seconds, from schedstat (ns: exact, unlike
+    the 10 ms ticks of /proc/PID/stat; threads that have exited are not counted, which
+    can only flatter a multi-threaded peer)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except OSError:
+            pass
+    return total / 1e9
+
+
+def proc_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench_ring(build):
+    kv = run_kv([os.path.join(build, "bench", "bench_ring")])
+    for k, v in kv.items():
+        budget = "≤ 200 ns" if k.startswith("ring_write") else "never blocks writer" if "reader" in k else ""
+        row(k.replace("_", " "), v, "ns/slot", budget)
+
+
+def agent_progs(pid):
+    from test_agent import agent_progs as progs
+    return progs(pid)
+
+
+def start_agent(build, tmp, **keys):
+    from ascale_test import Agent
+    return Agent(tmp, **keys)
+
+
+def bench_agent_vs_node_exporter(build, seconds):
+    """Agent at 10 Hz and node_exporter scraped at 1 Hz, side by side over the same seconds."""
+    ne_bin = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:
+        a = start_agent(build, tmp, sample_interval="100ms", ring_seconds="600", source="auto")
+        a.wait_ready()
+        ne = None
+        if ne_bin:
+            ne = subprocess.Popen([ne_bin, "--web.listen-address=127.0.0.1:19100"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        a0, n0 = proc_cpu_s(a.proc.pid), proc_cpu_s(ne.pid) if ne else 0
+        t0 = time.monotonic()
+        scrapes = 0
+        while time.monotonic() - t0 < seconds:
+            if ne:
+                try:
+                    urllib.request.urlopen("http://127.0.0.1:19100/metrics", timeout=5).read()
+                    scrapes += 1
+                except OSError:
+                    pass
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - t0) % 1.0))
+        dt = time.monotonic() - t0
+        a_cpu = 100 * (proc_cpu_s(a.proc.pid) - a0) / dt
+        a_rss = proc_rss_mib(a.proc.pid)
+        source = json.loads(subprocess.run([os.path.join(build, "asctl"), "metrics", "--ring", a.ring,
+                                            "--json"], stdout=subprocess.PIPE, text=True).stdout)["source"]
+        if ne:
+            n_cpu = 100 * (proc_cpu_s(ne.pid) - n0) / dt
+            n_rss = proc_rss_mib(ne.pid)
+            ne.terminate()
+            ne.wait()
+        a.stop()
+    ratio = f"{n_cpu / a_cpu:.0f}× less (≥ 10×)" if ne and a_cpu > 0 else ""
+    row(f"agent CPU at 10 Hz ({source})", a_cpu, "% of a core", "≤ 0.2 %",
+        f"node_exporter 1 Hz: {n_cpu:.3g} %" if ne else "node_exporter missing", ratio)
+    row("agent RSS", a_rss, "MiB", "≤ 8 MiB",
+        f"node_exporter: {n_rss:.1f} MiB" if ne else "", f"{n_rss / a_rss:.1f}× less" if ne else "")
+    if ne and scrapes < dt * 0.8:
+        print(f"warning: only {scrapes} node_exporter scrapes in {dt:.0f}s", file=sys.stderr)
+
+
+def bpf_stats(enable):
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write("1" if enable else "0")
+    return old
+
+
+def bench_hook(build, rounds):
+    """BPF run-time stats per switch, and pipe ping-pong throughput with and without the agent.
+
+    Throughput is measured with run-time stats off (they cost time of their
+    own); the per-switch cost is read in a separate run with them on."""
+    pingpong = [os.path.join(build, "bench", "pingpong"), "2", str(os.cpu_count() - 1)]
+    if os.geteuid() != 0:
+        row("eBPF hook", "skipped", "(needs root)")
+        return
+    without, with_agent = [], []
+    with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:
+        for _ in range(rounds):
+            without.append(run_kv(pingpong)["pingpong_trips_per_s"])
+            a = start_agent(build, tmp, source="ebpf")
+            a.wait_ready()
+            with_agent.append(run_kv(pingpong)["pingpong_trips_per_s"])
+            a.stop()
+        a = start_agent(build, tmp, source="ebpf")
+        a.wait_ready()
+        old = bpf_stats(True)
+        try:
+            before = {p["id"]: p for p in agent_progs(a.proc.pid)}
+            run_kv(pingpong)
+            after = agent_progs(a.proc.pid)
+        finally:
+            bpf_stats(old == "1")
+            a.stop()
+    for p in after:
+        b = before.get(p["id"], {})
+        cnt = p.get("run_cnt", 0) - b.get("run_cnt", 0)
+        if cnt > 0:
+            ns = (p.get("run_time_ns", 0) - b.get("run_time_ns", 0)) / cnt
+            row(f"eBPF hook cost ({p['type']})", ns, "ns/switch", "≤ 100 ns")
+    w0, w1 = statistics.median(without), statistics.median(with_agent)
+    row("ping-pong with agent", w1, "trips/s", "", f"without: {w0:.0f} trips/s",
+        f"{100 * (1 - w1 / w0):+.1f} % loss (≤ 2 %)")
+
+
+def print_table():
+    head = ("what", "measured", "unit", "budget", "peer / baseline", "ratio")
+    widths = [max(len(str(r[i])) for r in ROWS + [head]) for i in range(len(head))]
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths))
+    print(line)
+    print("-" * len(line))
+    for r in ROWS:
+        print("  ".join(str(c).rjust(w) if i == 1 else str(c).ljust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    os.environ["ASCALE_BUILD"] = os.path.abspath(args.build)
+    build = os.path.abspath(args.build)
+    print("measuring (figures vary on a shared machine)...", file=sys.stderr)
+    bench_ring(build)
+    bench_hook(build, args.rounds)
+    bench_agent_vs_node_exporter(build, args.seconds)
+    print_table()
+
+
+if __name__ == "__main__":
+    main()

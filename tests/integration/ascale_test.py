@@ -1,0 +1,165 @@
+"""ascale_test: shared pieces of the integration tests (binaries, temp configs, loads, /proc/stat)."""
+
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("ASCALE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+ASAGENT = os.path.join(BUILD, "asagent")
+ASCTL = os.path.join(BUILD, "asctl")
+
+
+def need_root(test):
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root (eBPF, cgroups)")
+
+
+def cgroup2_mount():
+    """The cgroup v2 mount point, or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0] == "cgroup2":
+                return left.split()[4]
+    return None
+
+
+def proc_stat():
+    """Machine-wide (busy, total) jiffies, busy as the agent's procfs source counts it."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def proc_stat_cpu(cpu):
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:9]]
+                user, nice, system, idle, iowait, irq, softirq, steal = v
+                busy = user + nice + system + irq + softirq + steal
+                return busy, busy + idle + iowait
+    raise KeyError(cpu)
+
+
+class Agent:
+    """A real asagent in the foreground with its own config and ring in a temp dir."""
+
+    def __init__(self, tmp, wrap=(), env=None, **keys):
+        self.dir = tmp
+        self.ring = os.path.join(tmp, "asagent.ring")
+        self.conf = os.path.join(tmp, "asagent.conf")
+        self.keys = {"ring_path": self.ring, "sample_interval": "100ms", "ring_seconds": "120"}
+        self.keys.update(keys)
+        self.write_conf()
+        self.logpath = os.path.join(tmp, "asagent.log")
+        self.log = open(self.logpath, "w")
+        self.proc = subprocess.Popen(list(wrap) + [ASAGENT, "-f", "-c", self.conf], env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def write_conf(self, **keys):
+        self.keys.update(keys)
+        with open(self.conf, "w") as f:
+            f.write("[agent]\n")
+            for k, v in self.keys.items():
+                f.write(f"{k} = {v}\n")
+
+    def wait_ready(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"asagent exited {self.proc.returncode}: {self.output()}")
+            if os.path.exists(self.ring):
+                m = metrics(self.ring, check=False)
+                if m is not None and m.get("latest"):
+                    return m
+            time.sleep(0.05)
+        raise AssertionError(f"asagent not ready in {timeout}s: {self.output()}")
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+
+def metrics(ring, *args, check=True):
+    p = subprocess.run([ASCTL, "metrics", "--ring", ring, "--json", *args],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+    if p.returncode != 0:
+        if check:
+            raise AssertionError(f"asctl metrics failed ({p.returncode}): {p.stderr}")
+        return None
+    return json.loads(p.stdout)
+
+
+def samples_between(ring, t0, t1, metric="Percentage CPU"):
+    """Values of metric from the samples whose real time lies in (t0, t1] (Unix seconds)."""
+    held = int(time.time() - t0) + 5
+    m = metrics(ring, "--since", f"{held}s", "--per-cpu")
+    out = []
+    for s in m.get("samples", []):
+        t = parse_time(s["time"])
+        v = s["values"].get(metric)
+        if t0 < t <= t1 and v is not None:
+            out.append(v)
+    return out
+
+
+def parse_time(text):
+    """RFC 3339 UTC with optional fraction → Unix seconds."""
+    import datetime
+    base, _, frac = text.rstrip("Z").partition(".")
+    t = datetime.datetime.strptime(base, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp() + (float("0." + frac) if frac else 0.0)
+
+
+class Load:
+    """Busy processes: cpu_load percent of one CPU each, pinned, optionally in a cgroup."""
+
+    def __init__(self, cpu, load=100, cgroup=None):
+        # A plain spinner has no reason to switch; a partial load sleeps and spins in 10 ms cycles.
+        code = (
+            "import os,sys,time\n"
+            f"os.sched_setaffinity(0,{{{cpu}}})\n"
+            f"load={load}/100\n"
+            "if load>=1:\n"
+            "    while True: pass\n"
+            "period=0.01\n"
+            "while True:\n"
+            "    t=time.monotonic()\n"
+            "    while time.monotonic()-t<period*load: pass\n"
+            "    time.sleep(period*(1-load))\n"
+        )
+        self.proc = subprocess.Popen(["python3", "-c", code])
+        if cgroup:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(self.proc.pid))
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class TempDir:
+    def __enter__(self):
+        self.t = tempfile.TemporaryDirectory(prefix="ascale-test-")
+        return self.t.name
+
+    def __exit__(self, *a):
+        self.t.cleanup()
