@@ -24,7 +24,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icommon -Icoordinator -I$(B) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SAN)
-LIBS := -linih -lbpf -lelf -lz -lsystemd -ljansson -lcap -lm -lpthread
+LIBS := -linih -lbpf -lelf -lz -lsystemd -ljansson -lcrypto -lcap -lm -lpthread
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Wall
@@ -55,10 +55,16 @@ endif
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+# Fuzz targets (libFuzzer): clang-built copies of common/ and the engine.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SAN := -fsanitize=address,undefined
+FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon -Icoordinator $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRCS) $(ENGINE_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all check bench deps install clean unit
+.PHONY: all check bench deps install clean unit fuzz
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -106,10 +112,21 @@ $(B)/bench/%: $(B)/obj/tests/bench/%.o $(ALL_LIBS)
 
 unit: $(UNIT_BINS)
 
-# Every test: unit binaries, then the integration tests on the real binaries.
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(B)/fuzz/%: $(B)/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJS)
+	$(CLANG) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+# Every test: unit binaries, fuzz targets for FUZZ_SECONDS each, then the
+# integration tests on the real binaries.
+FUZZ_SECONDS ?= 15
 check:
-	$(MAKE) WERROR=1 all unit $(BENCH_BINS)
-	$(PYTHON) tests/run.py --build $(B) $(TESTS)
+	$(MAKE) WERROR=1 all unit fuzz $(BENCH_BINS)
+	$(PYTHON) tests/run.py --build $(B) --fuzz-seconds $(FUZZ_SECONDS) $(TESTS)
 
 bench:
 	$(MAKE) all $(BENCH_BINS)

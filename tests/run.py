@@ -56,6 +56,34 @@ def run_units(build, only):
     return totals
 
 
+def run_fuzz(build, seconds, only):
+    """Each libFuzzer target for a while, from its seed corpus; a crash fails it."""
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    fdir = os.path.join(build, "fuzz")
+    names = sorted(n for n in os.listdir(fdir) if n.startswith("fuzz_")) if os.path.isdir(fdir) else []
+    for name in names:
+        path = os.path.join(fdir, name)
+        if (only and not any(o in name for o in only)) or not os.access(path, os.X_OK) \
+                or os.path.isdir(path):
+            continue
+        work = os.path.join(fdir, "corpus", name)
+        os.makedirs(work, exist_ok=True)
+        seeds = os.path.join(HERE, "fuzz", "corpus_" + name[len("fuzz_"):])
+        cmd = [path, f"-max_total_time={seconds}", "-timeout=10", "-rss_limit_mb=2048",
+               f"-artifact_prefix={fdir}/", work] + ([seeds] if os.path.isdir(seeds) else [])
+        start = time.monotonic()
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace", timeout=seconds + 120)
+        ok = p.returncode == 0
+        totals["passed" if ok else "failed"] += 1
+        runs = re.findall(r"#(\d+)\s+DONE", p.stdout)
+        print(f"fuzz  {name:<28} {'ok' if ok else 'FAIL':<4} {runs[-1] if runs else '?'} runs "
+              f"({time.monotonic() - start:.1f}s)", flush=True)
+        if not ok:
+            print("\n".join("      " + l for l in p.stdout.splitlines()[-40:]), flush=True)
+    return totals
+
+
 class CountingResult(unittest.TextTestResult):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
@@ -95,9 +123,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
     ap.add_argument("--units-only", action="store_true")
+    ap.add_argument("--fuzz-seconds", type=int, default=0, help="run each fuzz target this long")
     ap.add_argument("only", nargs="*", help="run only tests whose name contains one of these")
     args = ap.parse_args()
     totals = run_units(args.build, args.only)
+    if args.fuzz_seconds:
+        fz = run_fuzz(args.build, args.fuzz_seconds, args.only)
+        for k in totals:
+            totals[k] += fz[k]
     if not args.units_only:
         integ = run_integration(args.build, args.only)
         for k in totals:
