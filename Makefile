@@ -64,7 +64,7 @@ FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRCS) $(ENGINE_SRCS))
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all check bench deps install clean unit fuzz
+.PHONY: all check bench deps install clean unit fuzz deb rpm
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -137,15 +137,24 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ascale \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR)
 	install -m 0755 $(B)/asagent $(DESTDIR)$(SBINDIR)/asagent
 	install -m 0755 $(B)/asctl $(DESTDIR)$(BINDIR)/asctl
 	if [ -f $(B)/ascoord ]; then install -m 0755 $(B)/ascoord $(DESTDIR)$(SBINDIR)/ascoord; fi
 	for f in conf/*.conf; do install -m 0644 $$f $(DESTDIR)$(SYSCONFDIR)/ascale/; done
+	for f in docs/*.1; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man1/ || true; done
 	for f in docs/*.5; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
 	for f in docs/*.8; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
 	for f in packaging/systemd/*.service; do \
 		sed 's|@SBINDIR@|$(SBINDIR)|g' $$f > $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
+
+# Packages from the installed tree: build/ascale_VERSION_ARCH.deb and build/ascale-VERSION-1.ARCH.rpm
+deb: all
+	sh packaging/deb.sh $(B)
+
+rpm: all
+	sh packaging/rpm.sh $(B)
 
 clean:
 	rm -rf $(B)

@@ -59,6 +59,21 @@ def measure(agent, seconds=WINDOW, cpu=None):
     return sum(vals) / len(vals), 100.0 * (b1 - b0) / (t1j - t0j)
 
 
+def agree(case, agent_fn, what, attempts=3):
+    """agent_fn() → (agent, reference) over one window; they must agree within TOLERANCE.
+
+    /proc/stat charges whole 4 ms ticks to whatever runs at the tick, so on a
+    busy machine it strays from the exact eBPF figure; a window that other
+    work disturbed is measured again, up to attempts times."""
+    seen = []
+    for _ in range(attempts):
+        agent, ref = agent_fn()
+        seen.append(f"agent {agent:.2f} /proc/stat {ref:.2f}")
+        if abs(agent - ref) <= TOLERANCE:
+            return agent
+    case.fail(f"{what}: {'; '.join(seen)}")
+
+
 class AgentEbpf(unittest.TestCase):
     def setUp(self):
         need_root(self)
@@ -102,14 +117,11 @@ class AgentEbpf(unittest.TestCase):
                 for load in (0, 50, 100):
                     loads = [Load(cpu, load)] if load else []
                     try:
-                        agent, procfs = measure(a)
+                        with self.subTest(load=load):
+                            agree(self, lambda: measure(a), f"{load}% of one CPU")
                     finally:
                         for l in loads:
                             l.stop()
-                    with self.subTest(load=load):
-                        self.assertAlmostEqual(agent, procfs, delta=TOLERANCE,
-                                               msg=f"{load}% of one CPU: agent {agent:.2f} "
-                                                   f"/proc/stat {procfs:.2f}")
             finally:
                 a.stop()
 
@@ -120,9 +132,8 @@ class AgentEbpf(unittest.TestCase):
             a.wait_ready()
             spin = Load(cpu, 100)
             try:
-                agent, procfs = measure(a, seconds=3, cpu=cpu)
+                agent = agree(self, lambda: measure(a, seconds=3, cpu=cpu), f"spinner on cpu{cpu}")
                 self.assertGreater(agent, 97.0)
-                self.assertAlmostEqual(agent, procfs, delta=TOLERANCE)
             finally:
                 spin.stop()
                 a.stop()
@@ -183,10 +194,9 @@ class AgentProcfs(unittest.TestCase):
                 self.assertEqual(a.wait_ready()["source"], "procfs")
                 load = Load(cpu, 50)
                 try:
-                    agent, procfs = measure(a)
+                    agree(self, lambda: measure(a), "procfs at 50% of one CPU")
                 finally:
                     load.stop()
-                self.assertAlmostEqual(agent, procfs, delta=TOLERANCE)
             finally:
                 a.stop()
 
