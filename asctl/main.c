@@ -6,11 +6,15 @@
 #include "cli.h"
 #include "log.h"
 #include "metrics.h"
+#include "simulate_cmd.h"
 #include "version.h"
+
+
 
 /* One line a command; asctl --help lists them in this order. */
 static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
+	{ "simulate", "replay a metric trace through the engine and print every event", simulate_main },
 };
 
 #define ASCTL_NCOMMANDS	(sizeof(asctl_commands) / sizeof(asctl_commands[0]))

@@ -55,6 +55,7 @@ struct series {
 	unsigned nlocal, cap_local;
 	struct open_grain open[OPEN_GRAINS];
 	int64_t g_ring;			/* ring size in grains, a multiple of BLOCK */
+	int64_t phase;			/* when, within a lap of the ring, sums are recomputed */
 	struct slot *ring;
 	struct block *blocks;
 	int64_t final_end;		/* grains below are closed; NONE before any */
@@ -323,6 +324,8 @@ int store_series_add(struct store *st, const struct series_spec *spec)
 	s->agg = spec->agg;
 	s->nfilters = spec->nfilters;
 	s->g_ring = (s->w + 2 * BLOCK - 1) / BLOCK * BLOCK;
+	/* series of the same window recompute on different ticks, not all on one */
+	s->phase = (int64_t)st->nseries % s->g_ring;
 	s->ring = malloc(s->g_ring * sizeof(*s->ring));
 	s->blocks = malloc(s->g_ring / BLOCK * sizeof(*s->blocks));
 	s->filters = malloc((spec->nfilters + 1) * sizeof(*s->filters));
@@ -515,7 +518,7 @@ static void close_grain(struct series *s, struct open_grain *o)
 		o->ntouched = 0;
 	}
 	s->final_end++;
-	if (s->final_end % s->g_ring == 0)
+	if ((s->final_end + s->phase) % s->g_ring == 0)
 		run_recompute(s);	/* no drift from adding and taking away */
 }
 

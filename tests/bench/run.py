@@ -116,6 +116,17 @@ def bench_agent_vs_node_exporter(build, seconds):
         print(f"warning: only {scrapes} node_exporter scrapes in {dt:.0f}s", file=sys.stderr)
 
 
+def bench_engine(build):
+    """Engine tick cost (100 settings x 10 rules, 1 h windows at 1 s) and asctl simulate's core on a day."""
+    kv = run_kv([os.path.join(build, "bench", "bench_engine")])
+    row("engine tick (100 settings x 10 rules)", kv["engine_tick_us"], "µs/tick", "≤ 1000 µs")
+    row("engine tick, worst of 2000", kv["engine_tick_max_us"], "µs/tick", "≤ 1000 µs")
+    row("engine store (1000 series of 3600 grains)", kv["engine_store_mib"], "MiB")
+    row("simulate a day (8.64 M rows, CSV parse included)", kv["simulate_day_s"], "s", "≤ 15 s")
+    row("simulate throughput", kv["simulate_rows_per_s"], "rows/s", "≥ 576,000 rows/s")
+    row("simulate peak RSS", kv["engine_rss_mib"], "MiB")
+
+
 def bpf_stats(enable):
     path = "/proc/sys/kernel/bpf_stats_enabled"
     with open(path) as f:
@@ -184,6 +195,7 @@ def main():
     build = os.path.abspath(args.build)
     print("measuring (figures vary on a shared machine)...", file=sys.stderr)
     bench_ring(build)
+    bench_engine(build)
     bench_hook(build, args.rounds)
     bench_agent_vs_node_exporter(build, args.seconds)
     print_table()
