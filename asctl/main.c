@@ -10,11 +10,15 @@
 #include "version.h"
 
 
+int check_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/check.c */
+int schedule_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/schedule.c */
 
 /* One line a command; asctl --help lists them in this order. */
 static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
 	{ "simulate", "replay a metric trace through the engine and print every event", simulate_main },
+	{ "check", "validate a configuration and warn about rules and profiles that misbehave", check_main },
+	{ "schedule", "which profile of each setting is in force when, over some days", schedule_main },
 };
 
 #define ASCTL_NCOMMANDS	(sizeof(asctl_commands) / sizeof(asctl_commands[0]))
