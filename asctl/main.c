@@ -9,6 +9,8 @@
 #include "simulate_cmd.h"
 #include "version.h"
 
+int arm_export_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/arm.c */
+int arm_import_main(const struct asctl_ctx *ctx, int argc, char **argv);
 
 int check_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/check.c */
 int schedule_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/schedule.c */
@@ -16,6 +18,8 @@ int schedule_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/
 /* One line a command; asctl --help lists them in this order. */
 static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
+	{ "export", "a configuration's autoscale settings as Azure autoscaleSettings JSON (--arm)", arm_export_main },
+	{ "import", "Azure autoscaleSettings JSON (--arm FILE) as an ascale configuration", arm_import_main },
 	{ "simulate", "replay a metric trace through the engine and print every event", simulate_main },
 	{ "check", "validate a configuration and warn about rules and profiles that misbehave", check_main },
 	{ "schedule", "which profile of each setting is in force when, over some days", schedule_main },
