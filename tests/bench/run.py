@@ -116,6 +116,14 @@ def bench_agent_vs_node_exporter(build, seconds):
         print(f"warning: only {scrapes} node_exporter scrapes in {dt:.0f}s", file=sys.stderr)
 
 
+def bench_wire(build):
+    """One 8-metric AGGREGATE: encode with its HMAC, decode with verification."""
+    kv = run_kv([os.path.join(build, "bench", "bench_wire")])
+    row("wire AGGREGATE encode + HMAC (8 metrics)", kv["wire_aggregate_encode_ns"], "ns/frame")
+    row("wire AGGREGATE decode + verify (8 metrics)", kv["wire_aggregate_decode_ns"], "ns/frame",
+        "10k agents at 1 Hz: " + f"{kv['wire_aggregate_decode_ns'] * 1e4 / 1e9 * 100:.2f} % of a core")
+
+
 def bench_engine(build):
     """Engine tick cost (100 settings x 10 rules, 1 h windows at 1 s) and asctl simulate's core on a day."""
     kv = run_kv([os.path.join(build, "bench", "bench_engine")])
@@ -196,6 +204,7 @@ def main():
     print("measuring (figures vary on a shared machine)...", file=sys.stderr)
     bench_ring(build)
     bench_engine(build)
+    bench_wire(build)
     bench_hook(build, args.rounds)
     bench_agent_vs_node_exporter(build, args.seconds)
     print_table()
