@@ -7,6 +7,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "simulate_cmd.h"
+#include "status.h"
 #include "version.h"
 
 int arm_export_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/arm.c */
@@ -18,6 +19,7 @@ int schedule_main(const struct asctl_ctx *ctx, int argc, char **argv);	/* asctl/
 /* One line a command; asctl --help lists them in this order. */
 static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
+	{ "status", "each setting's profile, count, rules and last decision, from ascoord", status_main },
 	{ "export", "a configuration's autoscale settings as Azure autoscaleSettings JSON (--arm)", arm_export_main },
 	{ "import", "Azure autoscaleSettings JSON (--arm FILE) as an ascale configuration", arm_import_main },
 	{ "simulate", "replay a metric trace through the engine and print every event", simulate_main },

@@ -1,0 +1,283 @@
+/* coord: the coordinator's state: the engine ticking each setting on the wall clock, and control requests */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <systemd/sd-journal.h>
+
+#include "control.h"
+#include "coord.h"
+#include "decision.h"
+#include "engine.h"
+#include "log.h"
+#include "schedule.h"
+#include "timeutil.h"
+#include "version.h"
+
+struct coord_setting {
+	struct coord *coord;
+	size_t index;
+	unsigned count;			/* the endpoint's count (sim backend: ours) */
+	int64_t next_ns;		/* the boundary T of the next tick (CLOCK_REALTIME) */
+	sd_event_source *timer;
+	bool have_last;
+	struct decision last;		/* the latest tick */
+	json_t *last_action;		/* the latest scale event, or NULL */
+	uint64_t ticks;
+};
+
+struct coord {
+	const struct coord_conf *conf;
+	sd_event *event;
+	struct engine *engine;
+	struct control *control;
+	size_t nsettings;
+	struct coord_setting *settings;
+	int64_t started_ns;
+};
+
+static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Arms the setting's timer for the first boundary after now, plus the settle delay. */
+static int coord_arm(struct coord_setting *cs, int64_t now_ns)
+{
+	const struct coord_conf *conf = cs->coord->conf;
+	int64_t every = setting_evaluate_every(conf->engine, &conf->engine->settings[cs->index]);
+	uint64_t when;
+
+	/* never back: the engine refuses time that goes back (a clock step) */
+	if (cs->next_ns && now_ns < cs->next_ns)
+		now_ns = cs->next_ns;
+	cs->next_ns = (now_ns / every + 1) * every;
+	when = (uint64_t)(cs->next_ns + conf->settle_ns) / NSEC_PER_USEC;
+	if (!cs->timer)
+		return sd_event_add_time(cs->coord->event, &cs->timer, CLOCK_REALTIME, when,
+					 10 * 1000, coord_tick, cs);
+	sd_event_source_set_time(cs->timer, when);
+	return sd_event_source_set_enabled(cs->timer, SD_EVENT_ONESHOT);
+}
+
+/* Scale actions, clamps and flapping go to the journal with fields, else to the log. */
+static void coord_log_decision(const struct coord *c, const struct decision *d)
+{
+	const struct setting *s = &c->conf->engine->settings[d->setting];
+	const struct profile *p = &s->profiles[d->profile];
+	const char *rule = d->rule >= 0 ? p->rules[d->rule].name : "";
+
+	if (!(d->events & (EV_SCALE | EV_FLAPPING | EV_PROFILE | EV_MISSING | EV_RECOVERED)))
+		return;
+	if (getenv("JOURNAL_STREAM") && (d->events & (EV_SCALE | EV_FLAPPING))) {
+		sd_journal_send("MESSAGE=%s: %s %u -> %u: %s", s->name,
+				d->events & EV_SCALE ? "scale" : "flapping", d->before, d->after,
+				d->reason,
+				"PRIORITY=%d", LOG_NOTICE, "ASCALE_SETTING=%s", s->name,
+				"ASCALE_PROFILE=%s", p->name, "ASCALE_FROM=%u", d->before,
+				"ASCALE_TO=%u", d->after, "ASCALE_RULE=%s", rule,
+				"ASCALE_CAUSE=%s", cause_name(d->cause),
+				"ASCALE_APPLIED=%d", d->applied, NULL);
+		return;
+	}
+	if (d->events & EV_PROFILE)
+		log_notice("%s: profile %s in force", s->name, p->name);
+	if (d->events & (EV_SCALE | EV_FLAPPING | EV_MISSING | EV_RECOVERED))
+		log_notice("%s: %s%s %u -> %u (%s%s%s): %s", s->name,
+			   d->events & EV_SCALE ? "scale" : d->events & EV_FLAPPING ? "flapping" :
+			   d->events & EV_MISSING ? "metrics missing" : "metrics recovered",
+			   d->applied || !(d->events & EV_SCALE) ? "" : " (not applied)",
+			   d->before, d->after, cause_name(d->cause), rule[0] ? ", rule " : "", rule,
+			   d->reason);
+}
+
+static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct coord_setting *cs = userdata;
+	struct coord *c = cs->coord;
+	struct decision d;
+	int r;
+
+	(void)s;
+	(void)usec;
+	r = engine_evaluate(c->engine, cs->index, cs->next_ns, cs->count, &d);
+	if (r < 0) {
+		log_err("%s: evaluation failed: %s", c->conf->engine->settings[cs->index].name,
+			strerror(-r));
+	} else {
+		cs->ticks++;
+		coord_log_decision(c, &d);
+		if (d.applied) {
+			/* the sim backend takes the count at once */
+			cs->count = d.after;
+			json_decref(cs->last_action);
+			cs->last_action = decision_to_json(c->conf->engine, &d);
+		}
+		cs->last = d;
+		cs->have_last = true;
+	}
+	return coord_arm(cs, time_real_ns());
+}
+
+int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
+{
+	const struct profile *p;
+	struct coord *c;
+	size_t i;
+	int r;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->conf = conf;
+	c->event = e;
+	c->started_ns = time_real_ns();
+	c->nsettings = conf->engine->nsettings;
+	c->settings = calloc(c->nsettings ? c->nsettings : 1, sizeof(*c->settings));
+	c->engine = engine_new(conf->engine);
+	if (!c->settings || !c->engine) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < c->nsettings; i++) {
+		struct coord_setting *cs = &c->settings[i];
+
+		cs->coord = c;
+		cs->index = i;
+		p = setting_default_profile(&conf->engine->settings[i]);
+		cs->count = p->count;
+		r = coord_arm(cs, c->started_ns);
+		if (r < 0)
+			goto fail;
+	}
+	r = control_open(e, conf->control_socket, conf->control_group, coord_request, c,
+			 &c->control);
+	if (r < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	coord_stop(c);
+	return r;
+}
+
+void coord_stop(struct coord *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	control_close(c->control);
+	for (i = 0; c->settings && i < c->nsettings; i++) {
+		sd_event_source_disable_unref(c->settings[i].timer);
+		json_decref(c->settings[i].last_action);
+	}
+	free(c->settings);
+	engine_free(c->engine);
+	free(c);
+}
+
+/* ---- control requests ---- */
+
+static json_t *coord_number(double v)
+{
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *coord_status_rules(const struct coord_setting *cs, const struct profile *p,
+				  bool have)
+{
+	json_t *rules = json_array(), *r;
+	char cond[512];
+	unsigned i;
+
+	for (i = 0; rules && i < p->nrules; i++) {
+		const struct rule *ru = &p->rules[i];
+		const struct rule_eval *ev = have ? &cs->last.rules[i] : NULL;
+
+		if (condition_format(&ru->cond, cond, sizeof(cond)) < 0)
+			snprintf(cond, sizeof(cond), "%s", ru->cond.metric);
+		r = json_pack("{s:s, s:s, s:s, s:o, s:s, s:f, s:s, s:o}", "rule", ru->name,
+			      "condition", cond, "metric", ru->cond.metric,
+			      "observed", ev ? coord_number(ev->observed) : json_null(),
+			      "operator", cond_op_name(ru->cond.op), "threshold", ru->cond.threshold,
+			      "state", ev ? rule_state_name(ev->state) : "pending",
+			      "estimate", ev ? coord_number(ev->estimate) : json_null());
+		if (r)
+			json_array_append_new(rules, r);
+	}
+	return rules;
+}
+
+static json_t *coord_status_setting(const struct coord *c, const struct coord_setting *cs,
+				    int64_t now_ns)
+{
+	const struct setting *s = &c->conf->engine->settings[cs->index];
+	bool have = cs->have_last;
+	const struct profile *p;
+	int64_t left = 0;
+	char when[40];
+	json_t *o;
+
+	p = &s->profiles[have ? cs->last.profile : schedule_profile(s, now_ns / NSEC_PER_SEC)];
+	if (have && cs->last.cooldown_until_ns > now_ns)
+		left = cs->last.cooldown_until_ns - now_ns;
+	o = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:s, s:I}",
+		      "setting", s->name, "enabled", s->enabled, "backend", s->backend,
+		      "deployment", s->deployment, "endpoint", s->endpoint, "profile", p->name,
+		      "count", (json_int_t)cs->count, "min", (json_int_t)p->min_count,
+		      "max", (json_int_t)p->max_count, "default", (json_int_t)p->count,
+		      "cooldown_left_s", (double)left / NSEC_PER_SEC,
+		      "next_tick", time_format_rfc3339(cs->next_ns, when, sizeof(when)),
+		      "ticks", (json_int_t)cs->ticks);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "rules", coord_status_rules(cs, p, have));
+	/* instances appear with ingest from agents */
+	json_object_set_new(o, "instances", json_pack("{s:i, s:i}", "live", 0, "stale", 0));
+	json_object_set_new(o, "last_decision",
+			    have ? decision_to_json(c->conf->engine, &cs->last) : json_null());
+	json_object_set(o, "last_action", cs->last_action ? cs->last_action : json_null());
+	return o;
+}
+
+static json_t *coord_status(struct coord *c, const json_t *req)
+{
+	const char *only = json_string_value(json_object_get(req, "setting"));
+	int64_t now = time_real_ns();
+	json_t *list, *reply;
+	size_t i;
+	int si;
+
+	if (only && (si = setting_find(c->conf->engine, only)) < 0)
+		return control_error("no setting named '%s'", only);
+	list = json_array();
+	if (!list)
+		return NULL;
+	for (i = 0; i < c->nsettings; i++)
+		if (!only || (int)i == si)
+			json_array_append_new(list, coord_status_setting(c, &c->settings[i], now));
+	reply = json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", true, "settings", list);
+	return reply;
+}
+
+static json_t *coord_version(struct coord *c)
+{
+	char when[40];
+
+	return json_pack("{s:i, s:b, s:s, s:i, s:s}", "v", CONTROL_VERSION, "ok", true,
+			 "version", ASCALE_VERSION, "control", CONTROL_VERSION, "started",
+			 time_format_rfc3339(c->started_ns, when, sizeof(when)));
+}
+
+json_t *coord_request(const json_t *req, void *user)
+{
+	const char *cmd = json_string_value(json_object_get(req, "command"));
+	struct coord *c = user;
+
+	if (strcmp(cmd, "status") == 0)
+		return coord_status(c, req);
+	if (strcmp(cmd, "version") == 0)
+		return coord_version(c);
+	return control_error("unknown command '%.64s': expected status or version", cmd);
+}

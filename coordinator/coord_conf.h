@@ -1,0 +1,33 @@
+/* coord_conf: the daemon's own keys of [coordinator] in ascoord.conf */
+#ifndef ASCALE_COORD_CONF_H
+#define ASCALE_COORD_CONF_H
+
+#include <stdint.h>
+
+#include "setting.h"
+
+#define COORD_CONF_PATH		"/etc/ascale/ascoord.conf"
+#define COORD_CONTROL_PATH	"/run/ascale/ascoord.sock"
+#define COORD_LISTEN_MAX	8
+
+struct conf_ctx;
+
+struct coord_conf {
+	char listen[COORD_LISTEN_MAX][128];	/* host:port, [v6]:port */
+	unsigned nlisten;
+	char control_socket[108];		/* sun_path */
+	char control_group[64];			/* may use the control socket; "" : root only */
+	char state_dir[256];
+	char key_file[256];
+	int64_t settle_ns;			/* tick this long after each boundary */
+	uint64_t max_instances;
+	uint64_t max_metrics;
+	struct engine_conf *engine;
+};
+
+void coord_conf_defaults(struct coord_conf *c);
+/* Loads path (engine sections included); errors are FILE:LINE. */
+int coord_conf_load(const char *path, struct coord_conf *c);
+void coord_conf_free(struct coord_conf *c);
+
+#endif

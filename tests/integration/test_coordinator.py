@@ -1,0 +1,226 @@
+"""test_coordinator: the real ascoord: start-up, ticking, the control socket and asctl status."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from ascale_test import ASCTL, BUILD, TempDir, need_root
+
+ASCOORD = os.path.join(BUILD, "ascoord")
+
+CONFIG = """\
+[coordinator]
+evaluate_every = 1s
+settle = 0
+control_socket = {sock}
+control_group = {group}
+
+[autoscale web]
+deployment = blue
+endpoint = my-endpoint
+backend = sim
+
+[profile web default]
+min_count = 2
+max_count = 5
+count = 3
+
+[rule web default scale-out]
+condition = Percentage CPU > 70 avg 5m
+scale = out 2
+
+[rule web default scale-in]
+condition = Percentage CPU < 30 avg 5m
+scale = in 1
+"""
+
+
+class Coordinator:
+    def __init__(self, tmp, group="nogroup", extra=""):
+        self.sock = os.path.join(tmp, "ascoord.sock")
+        self.conf = os.path.join(tmp, "ascoord.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONFIG.format(sock=self.sock, group=group) + extra)
+        self.logpath = os.path.join(tmp, "ascoord.log")
+        with open(self.logpath, "w") as log:
+            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"ascoord did not start: {self.output()}")
+            time.sleep(0.05)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        return self.proc.returncode
+
+
+def asctl(sock, *args, wrap=()):
+    return subprocess.run(list(wrap) + [ASCTL, "--socket", sock, *args], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=20)
+
+
+def raw(sock, data):
+    """Sends bytes to the control socket, returns the reply line (decoded) or ''."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    try:
+        s.sendall(data)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode()
+    finally:
+        s.close()
+
+
+class CoordinatorControl(unittest.TestCase):
+    def test_status_after_ticks(self):
+        with TempDir() as tmp:
+            c = Coordinator(tmp)
+            try:
+                time.sleep(2.2)
+                p = asctl(c.sock, "status", "--json")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                st = json.loads(p.stdout)["settings"][0]
+                self.assertEqual(st["setting"], "web")
+                self.assertEqual((st["count"], st["min"], st["max"], st["default"]), (3, 2, 5, 3))
+                self.assertEqual(st["profile"], "default")
+                self.assertGreaterEqual(st["ticks"], 1)
+                self.assertEqual([r["state"] for r in st["rules"]], ["missing", "missing"])
+                self.assertIn("missing", st["last_decision"]["reason"])
+                p = asctl(c.sock, "status", "web")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn("scale-out  Percentage CPU > 70 avg 5m", p.stdout)
+                p = asctl(c.sock, "status", "nope")
+                self.assertEqual(p.returncode, 2)
+                self.assertIn("no setting named 'nope'", p.stderr)
+            finally:
+                self.assertEqual(c.stop(), 0)
+            self.assertFalse(os.path.exists(c.sock))
+
+    def test_not_running(self):
+        with TempDir() as tmp:
+            p = asctl(os.path.join(tmp, "none.sock"), "status")
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("ascoord is not running", p.stderr)
+
+    def test_malformed_requests_get_errors(self):
+        with TempDir() as tmp:
+            c = Coordinator(tmp)
+            try:
+                cases = [
+                    (b"hello\n", "malformed request"),
+                    (b"[1,2]\n", "not an object"),
+                    (b'{"v":2,"command":"status"}\n', "unsupported request version"),
+                    (b'{"v":1}\n', 'expected a "command"'),
+                    (b'{"v":1,"command":"frobnicate"}\n', "unknown command"),
+                    (b'{"v":1,"command":"status","setting":"x"}\n', "no setting named"),
+                    (b"\xff\xfe\x00garbage\n", "malformed request"),
+                    (b"x" * 70000, "longer than 65536"),
+                ]
+                for data, want in cases:
+                    reply = json.loads(raw(c.sock, data))
+                    self.assertFalse(reply["ok"], data[:40])
+                    self.assertIn(want, reply["error"])
+                # a client that says nothing is dropped, and the daemon lives on
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(c.sock)
+                s.settimeout(10)
+                self.assertEqual(s.recv(10), b"")
+                s.close()
+                reply = json.loads(raw(c.sock, b'{"v":1,"command":"version"}\n'))
+                self.assertTrue(reply["ok"])
+                self.assertIsNone(c.proc.poll())
+            finally:
+                self.assertEqual(c.stop(), 0)
+
+    def test_access_control(self):
+        need_root(self)
+        if not shutil.which("setpriv"):
+            self.skipTest("setpriv is missing")
+        member = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        stranger = ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups"]
+        with TempDir() as tmp:
+            os.chmod(tmp, 0o755)
+            c = Coordinator(tmp, group="nogroup")
+            try:
+                self.assertEqual(os.stat(c.sock).st_mode & 0o777, 0o660)
+                p = asctl(c.sock, "status", wrap=member)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                p = asctl(c.sock, "status", wrap=stranger)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn("access denied", p.stderr)
+                # past the file mode, the coordinator checks the peer itself
+                os.chmod(c.sock, 0o666)
+                p = asctl(c.sock, "status", wrap=stranger)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn("access denied: root or group members only", p.stderr)
+            finally:
+                c.stop()
+
+    def test_second_coordinator_refused(self):
+        with TempDir() as tmp:
+            c = Coordinator(tmp)
+            try:
+                p = subprocess.run([ASCOORD, "-f", "-c", c.conf], stderr=subprocess.PIPE,
+                                   text=True, timeout=10)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn("another coordinator is answering there", p.stderr)
+                self.assertEqual(json.loads(raw(c.sock, b'{"v":1,"command":"version"}\n'))["ok"],
+                                 True)
+            finally:
+                c.stop()
+
+    def test_bad_config(self):
+        with TempDir() as tmp:
+            conf = os.path.join(tmp, "bad.conf")
+            with open(conf, "w") as f:
+                f.write("[coordinator]\nlisten = nowhere\n")
+            p = subprocess.run([ASCOORD, "-t", "-c", conf], stderr=subprocess.PIPE, text=True,
+                               timeout=10)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(f"{conf}:2: listen: expected HOST:PORT", p.stderr)
+
+    def test_notify_ready(self):
+        with TempDir() as tmp:
+            path = os.path.join(tmp, "notify")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(path)
+            sock.settimeout(10)
+            conf = os.path.join(tmp, "c.conf")
+            with open(conf, "w") as f:
+                f.write(CONFIG.format(sock=os.path.join(tmp, "c.sock"), group=""))
+            proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=subprocess.DEVNULL,
+                                    env=dict(os.environ, NOTIFY_SOCKET=path))
+            try:
+                got = ""
+                while "READY=1" not in got:
+                    got += sock.recv(4096).decode()
+                self.assertIn("STATUS=evaluating 1 settings", got)
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(10), 0)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                sock.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
