@@ -244,18 +244,6 @@ static int get_duration(struct imp *im, const json_t *obj, const char *parent, c
 	return 0;
 }
 
-static bool name_ok(const char *s)
-{
-	const char *p;
-
-	if (!*s || strlen(s) >= SETTING_NAME_MAX)
-		return false;
-	for (p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
-			return false;
-	return true;
-}
-
 /* An Azure name as one of ours: other characters become '-'. */
 static void name_clean(const char *in, char *out, size_t len)
 {
@@ -781,7 +769,7 @@ static int parse_target(struct imp *im, const char *uri, const char *path, struc
 		memcpy(s->deployment, last, (size_t)(uri + n - last));
 		s->deployment[uri + n - last] = '\0';
 	}
-	if (!name_ok(s->deployment) || (s->endpoint[0] && !name_ok(s->endpoint)))
+	if (!setting_name_ok(s->deployment) || (s->endpoint[0] && !setting_name_ok(s->endpoint)))
 		goto bad;
 	return 0;
 bad:
@@ -807,7 +795,7 @@ static int parse_tags(struct imp *im, const json_t *tags, const char *parent, st
 		v = json_string_value(jv);
 		name = key + strlen(ARM_TAG_PREFIX);
 		if (strcmp(name, "endpoint") == 0) {
-			if (*v && !name_ok(v))
+			if (*v && !setting_name_ok(v))
 				return fail(im, path, "expected a name of letters, digits, '_', '.' or '-', not '%s'",
 					    shown(v, b, sizeof(b)));
 			snprintf(s->endpoint, sizeof(s->endpoint), "%s", v);
@@ -855,7 +843,7 @@ static int name_rules(struct imp *im, const json_t *tags, const char *parent, st
 		}
 		v = json_string_value(jv);
 		snprintf(path, sizeof(path), "%s%stags.%s", parent, parent[0] ? "." : "", key);
-		if (!name_ok(v))
+		if (!setting_name_ok(v))
 			return fail(im, path, "expected a rule name of letters, digits, '_', '.' or '-', not '%s'",
 				    shown(v, b, sizeof(b)));
 		for (j = 0; j < i; j++)

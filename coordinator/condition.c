@@ -415,7 +415,7 @@ int condition_parse(const char *text, struct condition *c, char *err, size_t err
 	return 0;
 }
 
-static void format_period(int64_t ns, char *buf, size_t len)
+void condition_period_format(int64_t ns, char *buf, size_t len)
 {
 	int64_t s = ns / NSEC_PER_SEC, h = s / 3600, m = s / 60 % 60;
 	size_t off = 0;
@@ -464,7 +464,7 @@ int condition_format(const struct condition *c, char *buf, size_t len)
 	} while (0)
 	if (c->ns[0])
 		PUT("\"%s\" ", c->ns);
-	format_period(c->period_ns, period, sizeof(period));
+	condition_period_format(c->period_ns, period, sizeof(period));
 	format_number(c->threshold, num, sizeof(num));
 	PUT("%s %s %s %s %s", c->metric, cond_op_name(c->op), num,
 	    cond_agg_name(c->agg), period);

@@ -42,6 +42,8 @@ struct condition {
  */
 int condition_parse(const char *text, struct condition *c, char *err, size_t errlen);
 
+/* Writes a period as az does: "5m", "1h30m", "90s" is "1m30s". */
+void condition_period_format(int64_t ns, char *buf, size_t len);
 /* Writes the condition back in the az grammar; returns the length or -ENOSPC. */
 int condition_format(const struct condition *c, char *buf, size_t len);
 

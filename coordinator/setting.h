@@ -101,6 +101,8 @@ int setting_conf_load(const char *path, setting_key_fn extra, void *user,
 		      struct engine_conf **out);
 void setting_conf_free(struct engine_conf *conf);
 
+/* A setting, profile or rule name: 1 to 63 of [A-Za-z0-9_.-]. */
+bool setting_name_ok(const char *s);
 /* Index of the setting called name, or -ENOENT. */
 int setting_find(const struct engine_conf *conf, const char *name);
 /* The profile named "default" (every loaded setting has one). */

@@ -70,7 +70,7 @@ void setting_conf_free(struct engine_conf *conf)
 	free(conf);
 }
 
-static bool name_ok(const char *s)
+bool setting_name_ok(const char *s)
 {
 	const char *p;
 
@@ -207,11 +207,11 @@ static int autoscale_key(struct conf_ctx *c, struct loader *l, struct setting *s
 	s->declared = true;
 	switch (k) {
 	case 0:
-		if (!name_ok(value))
+		if (!setting_name_ok(value))
 			return conf_error(c, "deployment: expected a name of letters, digits, '_', '.' or '-', not '%s'", value);
 		return conf_string(c, key, value, s->deployment, sizeof(s->deployment));
 	case 1:
-		if (!name_ok(value))
+		if (!setting_name_ok(value))
 			return conf_error(c, "endpoint: expected a name of letters, digits, '_', '.' or '-', not '%s'", value);
 		return conf_string(c, key, value, s->endpoint, sizeof(s->endpoint));
 	case 2:
@@ -504,7 +504,7 @@ static int loader_key(struct conf_ctx *c, const char *section, const char *key,
 				 (n == 3 && strcmp(w[0], "profile") == 0) ||
 				 (n == 4 && strcmp(w[0], "rule") == 0))) {
 		for (i = 1; i < n; i++)
-			if (!name_ok(w[i]))
+			if (!setting_name_ok(w[i]))
 				return conf_error(c, "[%s]: expected names of letters, digits, '_', '.' or '-' (at most %d characters), not '%s'",
 						  section, SETTING_NAME_MAX - 1, w[i]);
 		if (strcmp(l->bad_section, section) == 0)

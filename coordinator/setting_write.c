@@ -36,34 +36,6 @@ static int write_fail(struct writer *w, const char *fmt, ...)
 	return -EINVAL;
 }
 
-void setting_period_format(int64_t ns, char *buf, size_t len)
-{
-	int64_t s = ns / NSEC_PER_SEC, h = s / 3600, m = s / 60 % 60;
-	size_t off = 0;
-
-	if (!len)
-		return;
-	buf[0] = '\0';
-	if (h)
-		off += snprintf(buf + off, len - off, "%lldh", (long long)h);
-	if (m && off < len)
-		off += snprintf(buf + off, len - off, "%lldm", (long long)m);
-	if ((s % 60 || !off) && off < len)
-		snprintf(buf + off, len - off, "%llds", (long long)(s % 60));
-}
-
-static bool write_name_ok(const char *s)
-{
-	const char *p;
-
-	if (!*s || strlen(s) >= SETTING_NAME_MAX)
-		return false;
-	for (p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
-			return false;
-	return true;
-}
-
 /* A value inih gives back as written: no comment start, no control, no outer blanks. */
 static int value_check(struct writer *w, const char *key, const char *v)
 {
@@ -150,7 +122,7 @@ static int write_rule(struct writer *w, const struct setting *s, const struct pr
 	char cond[1100], period[32], dur[32];
 	int n;
 
-	if (!write_name_ok(r->name))
+	if (!setting_name_ok(r->name))
 		return write_fail(w, "rule name '%s': expected letters, digits, '_', '.' or '-'", r->name);
 	if (put_section(w, false, "[rule %s %s %s]", s->name, p->name, r->name) < 0)
 		return -EIO;
@@ -167,7 +139,7 @@ static int write_rule(struct writer *w, const struct setting *s, const struct pr
 	if (n < 0)
 		return n;
 	format_duration(r->cooldown_ns, dur, sizeof(dur));
-	setting_period_format(r->grain_ns, period, sizeof(period));
+	condition_period_format(r->grain_ns, period, sizeof(period));
 	if (put_key(w, "cooldown", "%s", dur) < 0 ||
 	    put_key(w, "timegrain", "%s %s", grain_stat_name(r->grain_stat), period) < 0 ||
 	    put_key(w, "resource", "%s", r->resource == RESOURCE_ENDPOINT ? "endpoint" : "deployment") < 0 ||
@@ -197,7 +169,7 @@ static int write_profile(struct writer *w, const struct setting *s, const struct
 	unsigned i;
 	int r;
 
-	if (!write_name_ok(p->name))
+	if (!setting_name_ok(p->name))
 		return write_fail(w, "profile name '%s': expected letters, digits, '_', '.' or '-'", p->name);
 	if ((p->kind == PROFILE_DEFAULT) != (strcmp(p->name, "default") == 0))
 		return write_fail(w, "profile '%s': only the profile named default has no schedule", p->name);
@@ -239,11 +211,11 @@ static int write_setting(struct writer *w, const struct setting *s)
 	unsigned i;
 	int r;
 
-	if (!write_name_ok(s->name))
+	if (!setting_name_ok(s->name))
 		return write_fail(w, "setting name '%s': expected letters, digits, '_', '.' or '-'", s->name);
 	if (put_section(w, false, "[autoscale %s]", s->name) < 0)
 		return -EIO;
-	if (!write_name_ok(s->deployment) || (s->endpoint[0] && !write_name_ok(s->endpoint)))
+	if (!setting_name_ok(s->deployment) || (s->endpoint[0] && !setting_name_ok(s->endpoint)))
 		return write_fail(w, "deployment and endpoint: expected names of letters, digits, '_', '.' or '-'");
 	r = put_key(w, "deployment", "%s", s->deployment);
 	if (!r && s->endpoint[0])

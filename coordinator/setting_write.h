@@ -21,7 +21,4 @@ int setting_write(FILE *f, const struct engine_conf *conf, char *err, size_t err
 /* The same into a malloc'ed string (*text, freed by the caller). */
 int setting_write_string(const struct engine_conf *conf, char **text, char *err, size_t errlen);
 
-/* Writes a period as ##h##m##s ("1m", "1h30m", "90s" as "1m30s"). */
-void setting_period_format(int64_t ns, char *buf, size_t len);
-
 #endif

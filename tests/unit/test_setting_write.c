@@ -196,15 +196,15 @@ static void test_period(void **state)
 	char buf[32];
 
 	(void)state;
-	setting_period_format(60 * NSEC_PER_SEC, buf, sizeof(buf));
+	condition_period_format(60 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "1m");
-	setting_period_format(90 * NSEC_PER_SEC, buf, sizeof(buf));
+	condition_period_format(90 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "1m30s");
-	setting_period_format(5400 * NSEC_PER_SEC, buf, sizeof(buf));
+	condition_period_format(5400 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "1h30m");
-	setting_period_format(86400 * NSEC_PER_SEC, buf, sizeof(buf));
+	condition_period_format(86400 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "24h");
-	setting_period_format(1 * NSEC_PER_SEC, buf, sizeof(buf));
+	condition_period_format(1 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "1s");
 }
 
