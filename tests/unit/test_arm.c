@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <jansson.h>
 
 #include "arm.h"
@@ -20,21 +22,10 @@
 
 #define DATA "tests/data/arm/"
 
-static char logbuf[16384];
-
-static void sink(int prio, const char *msg, void *user)
-{
-	(void)prio;
-	(void)user;
-	strncat(logbuf, msg, sizeof(logbuf) - strlen(logbuf) - 2);
-	strcat(logbuf, "\n");
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	logbuf[0] = '\0';
-	log_set_sink(sink, NULL);
+	testutil_log_catch();
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "conf.h"
 #include "log.h"
 #include "setting.h"
@@ -19,21 +21,10 @@
 
 #define DATA "tests/data/engine/"
 
-static char logbuf[16384];
-
-static void sink(int prio, const char *msg, void *user)
-{
-	(void)prio;
-	(void)user;
-	strncat(logbuf, msg, sizeof(logbuf) - strlen(logbuf) - 2);
-	strcat(logbuf, "\n");
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	logbuf[0] = '\0';
-	log_set_sink(sink, NULL);
+	testutil_log_catch();
 	return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "testutil.h"
 #include <jansson.h>
 
 #include "decision.h"
@@ -24,26 +26,16 @@
 #define T0 1767571200LL		/* Monday 2026-01-05T00:00:00Z */
 #define EVENTS_MAX 64
 
-static char logbuf[16384];
 static char events[EVENTS_MAX][160];
 static unsigned nevents;
 static FILE *json_out;		/* also print the events as JSON lines when set */
 static char tmp_csv[64], tmp_conf[64];
 
-static void sink(int prio, const char *msg, void *user)
-{
-	(void)prio;
-	(void)user;
-	strncat(logbuf, msg, sizeof(logbuf) - strlen(logbuf) - 2);
-	strcat(logbuf, "\n");
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	logbuf[0] = '\0';
 	nevents = 0;
-	log_set_sink(sink, NULL);
+	testutil_log_catch();
 	snprintf(tmp_csv, sizeof(tmp_csv), "/tmp/test_simulate.%d.csv", (int)getpid());
 	snprintf(tmp_conf, sizeof(tmp_conf), "/tmp/test_simulate.%d.conf", (int)getpid());
 	return 0;

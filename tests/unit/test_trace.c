@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "log.h"
 #include "timeutil.h"
 #include "trace.h"
@@ -19,22 +21,12 @@
 #define S NSEC_PER_SEC
 #define T0 1767571200LL		/* 2026-01-05T00:00:00Z */
 
-static char logbuf[16384];
 static char path[64];
-
-static void sink(int prio, const char *msg, void *user)
-{
-	(void)prio;
-	(void)user;
-	strncat(logbuf, msg, sizeof(logbuf) - strlen(logbuf) - 2);
-	strcat(logbuf, "\n");
-}
 
 static int setup(void **state)
 {
 	(void)state;
-	logbuf[0] = '\0';
-	log_set_sink(sink, NULL);
+	testutil_log_catch();
 	snprintf(path, sizeof(path), "/tmp/test_trace.%d.csv", (int)getpid());
 	return 0;
 }
