@@ -144,42 +144,95 @@ def bpf_stats(enable):
     return old
 
 
-def bench_hook(build, rounds):
-    """BPF run-time stats per switch, and pipe ping-pong throughput with and without the agent.
+class NopProgram:
+    """tests/bench/nop.bpf.c attached to sched_switch through libbpf: the cost of any hook there."""
 
-    Throughput is measured with run-time stats off (they cost time of their
-    own); the per-switch cost is read in a separate run with them on."""
-    pingpong = [os.path.join(build, "bench", "pingpong"), "2", str(os.cpu_count() - 1)]
-    if os.geteuid() != 0:
-        row("eBPF hook", "skipped", "(needs root)")
-        return
-    without, with_agent = [], []
-    with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:
-        for _ in range(rounds):
-            without.append(run_kv(pingpong)["pingpong_trips_per_s"])
-            a = start_agent(build, tmp, source="ebpf")
-            a.wait_ready()
-            with_agent.append(run_kv(pingpong)["pingpong_trips_per_s"])
-            a.stop()
-        a = start_agent(build, tmp, source="ebpf")
-        a.wait_ready()
-        old = bpf_stats(True)
-        try:
-            before = {p["id"]: p for p in agent_progs(a.proc.pid)}
-            run_kv(pingpong)
-            after = agent_progs(a.proc.pid)
-        finally:
-            bpf_stats(old == "1")
-            a.stop()
+    def __init__(self, build):
+        import ctypes
+        obj_path = os.path.join(build, "bench", "nop.bpf.o")
+        subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-c",
+                        os.path.join(HERE, "nop.bpf.c"), "-o", obj_path], check=True)
+        lib = self.lib = ctypes.CDLL("libbpf.so.1")
+        for name, res, args in (("bpf_object__open_file", ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_void_p]),
+                                ("bpf_object__load", ctypes.c_int, [ctypes.c_void_p]),
+                                ("bpf_object__next_program", ctypes.c_void_p, [ctypes.c_void_p, ctypes.c_void_p]),
+                                ("bpf_program__attach", ctypes.c_void_p, [ctypes.c_void_p]),
+                                ("bpf_link__destroy", ctypes.c_int, [ctypes.c_void_p]),
+                                ("bpf_object__close", None, [ctypes.c_void_p]),
+                                ("libbpf_get_error", ctypes.c_long, [ctypes.c_void_p])):
+            getattr(lib, name).restype = res
+            getattr(lib, name).argtypes = args
+        self.obj = lib.bpf_object__open_file(obj_path.encode(), None)
+        if not self.obj or lib.libbpf_get_error(self.obj) or lib.bpf_object__load(self.obj):
+            raise OSError("cannot load nop.bpf.o")
+        self.link = lib.bpf_program__attach(lib.bpf_object__next_program(self.obj, None))
+        if not self.link or lib.libbpf_get_error(self.link):
+            raise OSError("cannot attach nop.bpf.o")
+
+    def progs(self):
+        out = subprocess.run(["bpftool", "prog", "show", "name", "nop_switch", "--json"],
+                             stdout=subprocess.PIPE, text=True).stdout
+        p = json.loads(out) if out.strip() else []
+        return p if isinstance(p, list) else [p]
+
+    def close(self):
+        self.lib.bpf_link__destroy(self.link)
+        self.lib.bpf_object__close(self.obj)
+
+
+def stats_per_run(progs_fn, run):
+    """run() with BPF run-time stats on; the programs' ns per run over it."""
+    old = bpf_stats(True)
+    try:
+        before = {p["id"]: p for p in progs_fn()}
+        run()
+        after = progs_fn()
+    finally:
+        bpf_stats(old == "1")
     for p in after:
         b = before.get(p["id"], {})
         cnt = p.get("run_cnt", 0) - b.get("run_cnt", 0)
         if cnt > 0:
-            ns = (p.get("run_time_ns", 0) - b.get("run_time_ns", 0)) / cnt
-            row(f"eBPF hook cost ({p['type']})", ns, "ns/switch", "≤ 100 ns")
-    w0, w1 = statistics.median(without), statistics.median(with_agent)
-    row("ping-pong with agent", w1, "trips/s", "", f"without: {w0:.0f} trips/s",
-        f"{100 * (1 - w1 / w0):+.1f} % loss (≤ 2 %)")
+            return (p.get("run_time_ns", 0) - b.get("run_time_ns", 0)) / cnt
+    return None
+
+
+def bench_hook(build, rounds):
+    """The hook's cost per switch (BPF run-time stats) and pipe ping-pong throughput without a
+    hook, with the agent, and with an empty program on the same tracepoint, from one run.
+
+    Throughput is measured with run-time stats off (they cost time of their own); the
+    per-switch costs are read in separate runs with them on."""
+    pingpong = [os.path.join(build, "bench", "pingpong"), "2", str(os.cpu_count() - 1)]
+    if os.geteuid() != 0:
+        row("eBPF hook", "skipped", "(needs root)")
+        return
+    run = lambda: run_kv(pingpong)["pingpong_trips_per_s"]
+    without, agent, nop = [], [], []
+    with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:
+        for _ in range(rounds):
+            without.append(run())
+            a = start_agent(build, tmp, source="ebpf")
+            a.wait_ready()
+            agent.append(run())
+            a.stop()
+            n = NopProgram(build)
+            nop.append(run())
+            n.close()
+        a = start_agent(build, tmp, source="ebpf")
+        a.wait_ready()
+        agent_ns = stats_per_run(lambda: agent_progs(a.proc.pid), run)
+        a.stop()
+    n = NopProgram(build)
+    nop_ns = stats_per_run(n.progs, run)
+    n.close()
+    if agent_ns is not None and nop_ns is not None:
+        row("eBPF hook cost (run-time stats)", agent_ns, "ns/switch", "≤ 100 ns",
+            f"empty program: {nop_ns:.0f} ns", f"body ≈ {agent_ns - nop_ns:.0f} ns")
+    w0, w1, w2 = (statistics.median(x) for x in (without, agent, nop))
+    row("same-CPU ping-pong, agent hooked", w1, "trips/s", "≤ 2 % loss",
+        f"no hook {w0:.0f}; empty program {w2:.0f} ({100 * (1 - w2 / w0):+.1f} %)",
+        f"{100 * (1 - w1 / w0):+.1f} % loss")
 
 
 def print_table():
