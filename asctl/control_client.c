@@ -102,7 +102,13 @@ int control_call(const char *path, const char *cmd, const char *command, json_t 
 		free(text);
 		return ASCTL_FAIL;
 	}
-	if (send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) {
+	/*
+	 * A coordinator that refuses us (access denied, too busy) says why and
+	 * closes at once, maybe before we are done sending: read its reply all
+	 * the same.
+	 */
+	if ((send(fd, text, strlen(text), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, MSG_NOSIGNAL) < 0) &&
+	    errno != EPIPE && errno != ECONNRESET) {
 		log_err("%s: %s: %s", cmd, path, strerror(errno));
 		goto out;
 	}

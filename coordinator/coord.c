@@ -12,6 +12,8 @@
 #include "coord.h"
 #include "decision.h"
 #include "engine.h"
+#include "ingest.h"
+#include "instances.h"
 #include "log.h"
 #include "schedule.h"
 #include "timeutil.h"
@@ -34,6 +36,8 @@ struct coord {
 	sd_event *event;
 	struct engine *engine;
 	struct control *control;
+	struct instances *reg;		/* the agents' instances, feeding the engine's store */
+	struct ingest *ingest;		/* NULL without listen */
 	size_t nsettings;
 	struct coord_setting *settings;
 	int64_t started_ns;
@@ -135,7 +139,9 @@ int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
 	c->nsettings = conf->engine->nsettings;
 	c->settings = calloc(c->nsettings ? c->nsettings : 1, sizeof(*c->settings));
 	c->engine = engine_new(conf->engine);
-	if (!c->settings || !c->engine) {
+	c->reg = c->engine ? instances_new(engine_store(c->engine), conf->max_instances,
+					   conf->max_metrics) : NULL;
+	if (!c->settings || !c->engine || !c->reg) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -147,6 +153,11 @@ int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
 		p = setting_default_profile(&conf->engine->settings[i]);
 		cs->count = p->count;
 		r = coord_arm(cs, c->started_ns);
+		if (r < 0)
+			goto fail;
+	}
+	if (conf->nlisten) {
+		r = ingest_open(e, conf, c->reg, &c->ingest);
 		if (r < 0)
 			goto fail;
 	}
@@ -168,6 +179,8 @@ void coord_stop(struct coord *c)
 	if (!c)
 		return;
 	control_close(c->control);
+	ingest_close(c->ingest);
+	instances_free(c->reg);
 	for (i = 0; c->settings && i < c->nsettings; i++) {
 		sd_event_source_disable_unref(c->settings[i].timer);
 		json_decref(c->settings[i].last_action);
@@ -216,6 +229,7 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 	bool have = cs->have_last;
 	const struct profile *p;
 	int64_t left = 0;
+	unsigned live, stale;
 	char when[40];
 	json_t *o;
 
@@ -233,8 +247,9 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "rules", coord_status_rules(cs, p, have));
-	/* instances appear with ingest from agents */
-	json_object_set_new(o, "instances", json_pack("{s:i, s:i}", "live", 0, "stale", 0));
+	instances_count(c->reg, s->deployment, s->endpoint, &live, &stale);
+	json_object_set_new(o, "instances", json_pack("{s:I, s:I}", "live", (json_int_t)live,
+						      "stale", (json_int_t)stale));
 	json_object_set_new(o, "last_decision",
 			    have ? decision_to_json(c->conf->engine, &cs->last) : json_null());
 	json_object_set(o, "last_action", cs->last_action ? cs->last_action : json_null());
@@ -270,6 +285,29 @@ static json_t *coord_version(struct coord *c)
 			 time_format_rfc3339(c->started_ns, when, sizeof(when)));
 }
 
+/* Every agent instance, and the ingest's counters. */
+static json_t *coord_agents(struct coord *c)
+{
+	return json_pack("{s:i, s:b, s:o, s:o}", "v", CONTROL_VERSION, "ok", true,
+			 "agents", instances_json(c->reg, time_real_ns()),
+			 "ingest", ingest_stats_json(c->ingest, c->reg));
+}
+
+static json_t *coord_stats(struct coord *c)
+{
+	const struct control_stats *cs = control_stats(c->control);
+	struct store *st = engine_store(c->engine);
+
+	return json_pack("{s:i, s:b, s:o, s:{s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I}}",
+			 "v", CONTROL_VERSION, "ok", true,
+			 "ingest", ingest_stats_json(c->ingest, c->reg),
+			 "store", "late", (json_int_t)store_late(st),
+			 "memory_bytes", (json_int_t)store_memory(st),
+			 "control", "requests", (json_int_t)cs->requests,
+			 "malformed", (json_int_t)cs->malformed, "denied", (json_int_t)cs->denied,
+			 "busy", (json_int_t)cs->busy, "timeouts", (json_int_t)cs->timeouts);
+}
+
 json_t *coord_request(const json_t *req, void *user)
 {
 	const char *cmd = json_string_value(json_object_get(req, "command"));
@@ -279,5 +317,9 @@ json_t *coord_request(const json_t *req, void *user)
 		return coord_status(c, req);
 	if (strcmp(cmd, "version") == 0)
 		return coord_version(c);
-	return control_error("unknown command '%.64s': expected status or version", cmd);
+	if (strcmp(cmd, "agents") == 0)
+		return coord_agents(c);
+	if (strcmp(cmd, "stats") == 0)
+		return coord_stats(c);
+	return control_error("unknown command '%.64s': expected status, version, agents or stats", cmd);
 }

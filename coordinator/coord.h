@@ -11,12 +11,12 @@ struct coord;
 
 /*
  * Starts ticking every setting at multiples of its evaluate_every (plus the
- * settle delay, so the last aggregates of a grain are in) and opens the
- * control socket.  conf must outlive the coordinator.
+ * settle delay, so the last aggregates of a grain are in), listens for
+ * agents (when conf->nlisten) and opens the control socket.  conf must outlive the coordinator.
  */
 int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **c);
 void coord_stop(struct coord *c);
-/* The control socket's handler: status, version. */
+/* The control socket's handler: status, version, agents, stats. */
 json_t *coord_request(const json_t *req, void *user);
 
 #endif

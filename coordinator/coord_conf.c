@@ -26,6 +26,8 @@ static int coord_conf_listen(struct conf_ctx *ctx, struct coord_conf *c, const c
 
 	if (conf_string(ctx, "listen", value, copy, sizeof(copy)) < 0)
 		return -EINVAL;
+	if (!c->listen_line)
+		c->listen_line = ctx->line;
 	/* several addresses: on one line, or the key repeated */
 	for (w = strtok_r(copy, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
 		colon = strrchr(w, ':');
@@ -78,6 +80,13 @@ int coord_conf_load(const char *path, struct coord_conf *c)
 	r = setting_conf_load(path, coord_conf_key, &tmp, &tmp.engine);
 	if (r < 0)
 		return r;
+	if (tmp.nlisten && !tmp.key_file[0]) {
+		/* no unauthenticated agent streams */
+		log_err("%s:%u: listen needs key_file: every agent frame is signed with a pre-shared key",
+			path, tmp.listen_line);
+		setting_conf_free(tmp.engine);
+		return -EINVAL;
+	}
 	*c = tmp;
 	return 0;
 }

@@ -15,6 +15,7 @@ struct conf_ctx;
 struct coord_conf {
 	char listen[COORD_LISTEN_MAX][128];	/* host:port, [v6]:port */
 	unsigned nlisten;
+	unsigned listen_line;			/* of the first listen, for messages */
 	char control_socket[108];		/* sun_path */
 	char control_group[64];			/* may use the control socket; "" : root only */
 	char state_dir[256];
@@ -26,7 +27,11 @@ struct coord_conf {
 };
 
 void coord_conf_defaults(struct coord_conf *c);
-/* Loads path (engine sections included); errors are FILE:LINE. */
+/*
+ * Loads path (engine sections included); errors are FILE:LINE.  Every agent
+ * frame is authenticated with a pre-shared key, so listen without key_file
+ * is an error.
+ */
 int coord_conf_load(const char *path, struct coord_conf *c);
 void coord_conf_free(struct coord_conf *c);
 

@@ -13,6 +13,7 @@
 #include "coord.h"
 #include "coord_conf.h"
 #include "daemon.h"
+#include "keyfile.h"
 #include "log.h"
 #include "version.h"
 
@@ -25,6 +26,22 @@ static void usage(FILE *f)
 		"  -t       check the configuration and exit\n"
 		"  -v       log debug messages\n"
 		"  -V       print the version and exit\n", COORD_CONF_PATH);
+}
+
+/* -t: the key file must load as the daemon would load it. */
+static int main_check_keys(const char *path)
+{
+	struct wire_keys keys;
+	char err[512];
+	int r;
+
+	r = keyfile_load(path, &keys, err, sizeof(err));
+	if (r < 0) {
+		log_err("key_file: %s", err);
+		return r;
+	}
+	wire_keys_free(&keys);
+	return 0;
 }
 
 static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
@@ -80,6 +97,10 @@ int main(int argc, char **argv)
 	if (coord_conf_load(path, &conf) < 0)
 		return 2;
 	if (test) {
+		if (conf.nlisten && main_check_keys(conf.key_file) < 0) {
+			coord_conf_free(&conf);
+			return 2;
+		}
 		printf("%s: configuration OK (%zu settings)\n", path, conf.engine->nsettings);
 		coord_conf_free(&conf);
 		return 0;
@@ -100,13 +121,11 @@ int main(int argc, char **argv)
 	    (r = sd_event_add_signal(e, NULL, SIGINT, main_term, NULL)) < 0 ||
 	    (r = sd_event_set_watchdog(e, true)) < 0)
 		fatal("sd-event: %s", strerror(-r));
-	if (conf.nlisten)
-		log_warn("listen: this coordinator does not take agent streams yet; the setting is ignored");
 	r = coord_start(e, &conf, &coord);
 	if (r < 0)
 		return 1;
-	snprintf(status, sizeof(status), "evaluating %zu settings; control on %s",
-		 conf.engine->nsettings, conf.control_socket);
+	snprintf(status, sizeof(status), "evaluating %zu settings; %u agent listeners; control on %s",
+		 conf.engine->nsettings, conf.nlisten, conf.control_socket);
 	log_info("%s", status);
 	daemon_ready(status);
 

@@ -116,6 +116,30 @@ def bench_agent_vs_node_exporter(build, seconds):
         print(f"warning: only {scrapes} node_exporter scrapes in {dt:.0f}s", file=sys.stderr)
 
 
+def bench_ingest(build, agents, seconds):
+    """agents simulated agents x 8 metrics at 1 Hz into a real ascoord over loopback (tests/bench/loadgen)."""
+    from test_ingest import Daemon
+    with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:
+        d = Daemon(tmp, max_instances=agents + 100)
+        try:
+            c0 = proc_cpu_s(d.proc.pid)
+            t0 = time.monotonic()
+            lg = d.loadgen("--agents", str(agents), "--metrics", "8", "--seconds", str(seconds))
+            dt = time.monotonic() - t0
+            cpu = 100 * (proc_cpu_s(d.proc.pid) - c0) / dt
+            rss = proc_rss_mib(d.proc.pid)
+            time.sleep(1)
+            ing = json.loads(d.asctl("agents", "--json")).get("ingest", {})
+        finally:
+            d.stop()
+    sent = lg.get("loadgen_aggregates_sent", 0)
+    got = ing.get("aggregates", 0)
+    row(f"coordinator ingest CPU ({agents} agents x 8 metrics, 1 Hz)", cpu, "% of a core", "≤ 30 %")
+    row("coordinator ingest RSS", rss, "MiB", "≤ 256 MiB")
+    row("aggregates lost", sent - got, "frames", "0", f"{got} of {sent} stored")
+    row("ingest rate", got * 8 / dt, "records/s", "", f"over {dt:.0f} s")
+
+
 def bench_wire(build):
     """One 8-metric AGGREGATE: encode with its HMAC, decode with verification."""
     kv = run_kv([os.path.join(build, "bench", "bench_wire")])
@@ -251,6 +275,8 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--agents", type=int, default=10000)
+    ap.add_argument("--ingest-seconds", type=int, default=60)
     args = ap.parse_args()
     os.environ["ASCALE_BUILD"] = os.path.abspath(args.build)
     build = os.path.abspath(args.build)
@@ -258,6 +284,7 @@ def main():
     bench_ring(build)
     bench_engine(build)
     bench_wire(build)
+    bench_ingest(build, args.agents, args.ingest_seconds)
     bench_hook(build, args.rounds)
     bench_agent_vs_node_exporter(build, args.seconds)
     print_table()

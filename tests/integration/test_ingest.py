@@ -1,0 +1,261 @@
+"""test_ingest: the real ascoord taking agent streams from tests/bench/loadgen: registry, staleness, faults, limits."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+from ascale_test import ASCTL, BUILD, TempDir
+
+ASCOORD = os.path.join(BUILD, "ascoord")
+LOADGEN = os.path.join(BUILD, "bench", "loadgen")
+
+CONFIG = """\
+[coordinator]
+evaluate_every = 1s
+settle = 2s
+control_socket = {sock}
+control_group = nogroup
+listen = 127.0.0.1:{port}
+key_file = {keys}
+max_instances = {max_instances}
+
+[autoscale web]
+deployment = blue
+endpoint = my-endpoint
+backend = sim
+
+[profile web default]
+min_count = 2
+max_count = 5
+count = 3
+
+[rule web default scale-out]
+condition = CpuUtilizationPercentage > 70 avg 3s
+timegrain = avg 1s
+scale = out 2
+
+[rule web default scale-in]
+condition = Percentage CPU < 30 avg 3s
+timegrain = avg 1s
+scale = in 1
+"""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_keys(path, key_id=1):
+    with open(path, "w") as f:
+        f.write(f"{key_id} {os.urandom(32).hex()}\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+class Daemon:
+    def __init__(self, tmp, max_instances=1000):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "ascoord.sock")
+        self.port = free_port()
+        self.keys = write_keys(os.path.join(tmp, "keys"))
+        self.conf = os.path.join(tmp, "ascoord.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONFIG.format(sock=self.sock, port=self.port, keys=self.keys,
+                                  max_instances=max_instances))
+        self.logpath = os.path.join(tmp, "ascoord.log")
+        with open(self.logpath, "w") as log:
+            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"ascoord did not start: {self.output()}")
+            time.sleep(0.05)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def asctl(self, *args):
+        p = subprocess.run([ASCTL, "--socket", self.sock, *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=20)
+        if p.returncode != 0:
+            raise AssertionError(f"asctl {args} failed: {p.stderr}")
+        return p.stdout
+
+    def agents(self):
+        return json.loads(self.asctl("agents", "--json"))
+
+    def status(self):
+        return json.loads(self.asctl("status", "--json"))["settings"][0]
+
+    def loadgen(self, *args, keys=None, wait=True):
+        cmd = [LOADGEN, "--port", str(self.port), "--key-file", keys or self.keys, *args]
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not wait:
+            return p
+        out, err = p.communicate(timeout=120)
+        if p.returncode != 0:
+            raise AssertionError(f"loadgen failed: {err}")
+        return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        return self.proc.returncode
+
+    def wait_for(self, what, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v = what()
+            if v:
+                return v
+            time.sleep(0.2)
+        return what()
+
+
+@unittest.skipUnless(os.path.exists(LOADGEN), "build/bench/loadgen not built")
+class TestIngest(unittest.TestCase):
+    def setUp(self):
+        self.tmpdir = TempDir()
+        self.tmp = self.tmpdir.__enter__()
+        self.d = None
+
+    def tearDown(self):
+        if self.d:
+            rc = self.d.stop()
+            self.assertEqual(rc, 0, self.d.output())
+        self.tmpdir.__exit__(None, None, None)
+
+    def test_stream_alias_and_goodbye(self):
+        self.d = Daemon(self.tmp)
+        p = self.d.loadgen("--agents", "50", "--metrics", "8", "--seconds", "6", "--cpu", "80",
+                           wait=False)
+        time.sleep(4.5)
+        a = self.d.agents()
+        live = [x for x in a["agents"] if x["state"] == "live"]
+        self.assertEqual(len(live), 50, a["ingest"])
+        for x in live:
+            self.assertEqual(x["deployment"], "blue")
+            self.assertIsNotNone(x["connection"])
+            self.assertEqual(len(x["metrics"]), 8)
+            self.assertEqual(x["metrics"]["Percentage CPU"]["last"], 80.0)
+            self.assertEqual(x["metrics"]["Percentage CPU"]["max"], 85.0)
+            self.assertLess(abs(x["clock_offset_ms"]), 1000)
+        # the rule naming the alias sees the data "Percentage CPU" carries
+        st = self.d.status()
+        rules = {r["rule"]: r for r in st["rules"]}
+        self.assertAlmostEqual(rules["scale-out"]["observed"], 80.0, places=3, msg=st)
+        self.assertAlmostEqual(rules["scale-in"]["observed"], 80.0, places=3, msg=st)
+        self.assertEqual(st["instances"], {"live": 50, "stale": 0})
+        table = self.d.asctl("agents")
+        self.assertIn("Percentage-CPU", table.splitlines()[0])
+        out, err = p.communicate(timeout=30)
+        kv = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+        self.assertEqual(kv["loadgen_frames_refused"], 0)
+        self.assertEqual(kv["loadgen_connect_failures"], 0)
+        # every frame sent was accepted, nothing counted as bad
+        ing = self.d.wait_for(lambda: (lambda i: i if i["frames"] == kv["loadgen_frames_sent"] else None)(
+            self.d.agents()["ingest"]), 5)
+        self.assertIsNotNone(ing, self.d.agents()["ingest"])
+        for k in ("bad_length", "bad_version", "unknown_key", "bad_hmac", "replayed", "malformed",
+                  "future_samples", "refused_limit"):
+            self.assertEqual(ing[k], 0, k)
+        # GOODBYE: stale at once; status counts them
+        st = self.d.wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 50 else None)(
+            self.d.status()), 3 + 2)
+        self.assertEqual(st["instances"], {"live": 0, "stale": 50}, st)
+        self.assertIn("said goodbye", self.d.output())
+
+    def test_killed_agents_go_stale(self):
+        self.d = Daemon(self.tmp)
+        p = self.d.loadgen("--agents", "20", "--seconds", "60", wait=False)
+        self.assertTrue(self.d.wait_for(
+            lambda: self.d.status()["instances"]["live"] == 20, 10), self.d.status())
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        t0 = time.monotonic()
+        # three report intervals of 1 s, plus the once-a-second sweep, plus slack
+        st = self.d.wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 20 else None)(
+            self.d.status()), 3 + 1 + 2)
+        self.assertIsNotNone(st, self.d.status())
+        self.assertGreater(time.monotonic() - t0, 1.5)
+        self.assertIn("stale: nothing for", self.d.output())
+        # they come back: the same instances, a new boot
+        kv = self.d.loadgen("--agents", "20", "--seconds", "2")
+        self.assertEqual(kv["loadgen_frames_refused"], 0)
+        a = self.d.agents()
+        self.assertEqual(len(a["agents"]), 20)
+        self.assertEqual(a["ingest"]["returned"], 20)
+
+    def test_bad_input_closes_and_counts(self):
+        self.d = Daemon(self.tmp)
+        # a key id the coordinator does not know
+        other = write_keys(os.path.join(self.tmp, "other"), key_id=7)
+        kv = self.d.loadgen("--agents", "3", "--seconds", "1", "--prefix", "badkey-", keys=other)
+        self.assertEqual(kv["loadgen_sessions"], 0)
+        # every 3rd frame with a corrupted HMAC
+        kv = self.d.loadgen("--agents", "5", "--seconds", "3", "--bad-hmac", "3", "--prefix", "hmac-")
+        self.assertGreater(kv["loadgen_frames_corrupted"], 0)
+        # garbage, a frame of another major, and a frame too long
+        for data in (os.urandom(300), b"ASCW\x07\x00\x03\x00" + b"\x40\x00\x00\x00" + b"\0" * 60,
+                     b"ASCW\x01\x00\x01\x00" + (1 << 20).to_bytes(4, "little") + b"\0" * 60):
+            s = socket.create_connection(("127.0.0.1", self.d.port), timeout=5)
+            s.sendall(data)
+            try:
+                s.recv(4096)  # a refusal or the close
+            except OSError:
+                pass
+            s.close()
+        ing = self.d.agents()["ingest"]
+        self.assertGreaterEqual(ing["unknown_key"], 3, ing)
+        self.assertGreaterEqual(ing["bad_hmac"], 1, ing)
+        self.assertGreaterEqual(ing["malformed"], 1, ing)
+        self.assertGreaterEqual(ing["bad_version"], 1, ing)
+        self.assertGreaterEqual(ing["bad_length"], 1, ing)
+        self.assertEqual(self.d.proc.poll(), None)
+        self.d.status()
+
+    def test_instance_flood_refused(self):
+        self.d = Daemon(self.tmp, max_instances=20)
+        kv = self.d.loadgen("--agents", "30", "--seconds", "2")
+        self.assertEqual(kv["loadgen_sessions"], 20)
+        self.assertGreaterEqual(kv["loadgen_frames_refused"], 10)
+        a = self.d.agents()
+        self.assertEqual(len(a["agents"]), 20)
+        self.assertGreaterEqual(a["ingest"]["refused_limit"], 10)
+        self.assertGreaterEqual(a["ingest"]["hello_refused"], 10)
+
+    def test_listen_needs_key_file(self):
+        conf = os.path.join(self.tmp, "c.conf")
+        with open(conf, "w") as f:
+            f.write("[coordinator]\nlisten = 127.0.0.1:7410\ncontrol_socket = /tmp/x.sock\n")
+        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(f"{conf}:2: listen needs key_file", p.stderr)
+
+    def test_key_file_readable_by_others_refused(self):
+        keys = write_keys(os.path.join(self.tmp, "keys"))
+        os.chmod(keys, 0o644)
+        conf = os.path.join(self.tmp, "c.conf")
+        with open(conf, "w") as f:
+            f.write(CONFIG.format(sock=os.path.join(self.tmp, "s.sock"), port=free_port(),
+                                  keys=keys, max_instances=10))
+        p = subprocess.run([ASCOORD, "-f", "-c", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("key_file", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
