@@ -14,12 +14,16 @@
 #include "usage.h"
 #include "ring.h"
 #include "sampler.h"
+#include "stream.h"
 #include "timeutil.h"
 
 struct agent {
 	struct agent_conf conf;
 	struct sampler *sampler;
 	struct ring_writer *ring;
+	struct ring_reader *reader;	/* the same ring, read back for aggregates */
+	struct stream *stream;		/* NULL when no coordinator is set */
+	sd_event *event;
 	uint32_t ncpu;
 	struct sampler_reading prev, cur;
 	float *values;
@@ -125,6 +129,26 @@ static int agent_read(struct agent *a, struct sampler_reading *rd)
 	return r;
 }
 
+/* Maps the ring just made, to read aggregates back from it. */
+static int agent_reader(const char *path, struct ring_reader **r)
+{
+	char err[256];
+	int ret;
+
+	ret = ring_reader_open(path, r, err, sizeof(err));
+	if (ret < 0)
+		log_err("%s: cannot read the ring back: %s", path, err);
+	return ret;
+}
+
+int agent_stream_start(struct agent *a, sd_event *e)
+{
+	a->event = e;
+	if (!a->conf.ncoord)
+		return 0;
+	return stream_new(e, &a->conf, a->reader, a->ring, NULL, &a->stream);
+}
+
 int agent_start(const struct agent_conf *conf, struct agent **ap)
 {
 	struct agent *a;
@@ -149,6 +173,9 @@ int agent_start(const struct agent_conf *conf, struct agent **ap)
 		goto fail;
 	}
 	r = agent_ring_create(a, conf, &a->ring);
+	if (r < 0)
+		goto fail;
+	r = agent_reader(conf->ring_path, &a->reader);
 	if (r < 0)
 		goto fail;
 	/* Everything privileged is done: the BPF programs are attached and the ring exists. */
@@ -195,10 +222,33 @@ static bool agent_ring_changed(const struct agent_conf *o, const struct agent_co
 	       strcmp(o->deployment, n->deployment) || strcmp(o->endpoint, n->endpoint);
 }
 
+/* Restarts streaming when its settings changed (GOODBYE first); the boot and its numbers go on. */
+static void agent_stream_reload(struct agent *a, const struct agent_conf *n)
+{
+	struct stream_boot boot = { 0 };
+
+	if (!a->event || (!a->stream && !n->ncoord))
+		return;
+	if (a->stream && !agent_conf_stream_changed(&a->conf, n)) {
+		stream_set_ring(a->stream, a->reader, a->ring);
+		return;
+	}
+	if (a->stream) {
+		stream_boot(a->stream, &boot);
+		stream_free(a->stream, WIRE_BYE_RELOAD);
+		a->stream = NULL;
+	}
+	if (n->ncoord && stream_new(a->event, n, a->reader, a->ring, &boot, &a->stream) < 0)
+		log_err("not streaming to the coordinators until the next reload");
+	else if (n->ncoord)
+		log_info("streaming to %u coordinator%s", n->ncoord, n->ncoord > 1 ? "s" : "");
+}
+
 int agent_reload(struct agent *a, const struct agent_conf *conf)
 {
 	struct agent_conf n = *conf;
 	struct ring_writer *ring;
+	struct ring_reader *reader;
 	int r;
 
 	if (n.source != a->conf.source || n.attach != a->conf.attach) {
@@ -211,6 +261,13 @@ int agent_reload(struct agent *a, const struct agent_conf *conf)
 		snprintf(n.ring_group, sizeof(n.ring_group), "%s", a->conf.ring_group);
 	}
 	if (!agent_ring_changed(&a->conf, &n)) {
+		if (agent_conf_stream_changed(&a->conf, &n)) {
+			agent_stream_reload(a, &n);
+			a->conf = n;
+			log_info("configuration reloaded; streaming settings changed");
+			return 0;
+		}
+		a->conf = n;
 		log_info("configuration reloaded; nothing changed");
 		return 0;
 	}
@@ -227,10 +284,20 @@ int agent_reload(struct agent *a, const struct agent_conf *conf)
 			sampler_set_cgroup(a->sampler, a->conf.cgroup);
 		return r;
 	}
+	r = agent_reader(n.ring_path, &reader);
+	if (r < 0) {
+		ring_writer_close(ring);
+		if (strcmp(n.cgroup, a->conf.cgroup))
+			sampler_set_cgroup(a->sampler, a->conf.cgroup);
+		return r;
+	}
 	if (strcmp(n.ring_path, a->conf.ring_path) && unlink(a->conf.ring_path) < 0)
 		log_warn("%s: cannot remove the old ring: %s", a->conf.ring_path, strerror(errno));
 	ring_writer_close(a->ring);
+	ring_reader_close(a->reader);
 	a->ring = ring;
+	a->reader = reader;
+	agent_stream_reload(a, &n);
 	a->conf = n;
 	/* a new baseline, so the first slot of the new ring covers one interval */
 	agent_read(a, &a->prev);
@@ -258,6 +325,8 @@ void agent_stop(struct agent *a)
 {
 	if (!a)
 		return;
+	stream_free(a->stream, WIRE_BYE_SHUTDOWN);
+	ring_reader_close(a->reader);
 	if (a->ring)
 		ring_writer_close(a->ring);
 	if (a->sampler)

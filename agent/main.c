@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "agent_conf.h"
 #include "daemon.h"
+#include "keyfile.h"
 #include "log.h"
 #include "timeutil.h"
 #include "version.h"
@@ -46,6 +47,23 @@ static int main_load(struct main_state *m, struct agent_conf *c)
 		return 0;
 	}
 	return agent_conf_load(m->conf_path, c);
+}
+
+/* -t: the key file must load too. */
+static int main_check_key(const struct agent_conf *c)
+{
+	struct wire_keys keys;
+	char err[256];
+	int r;
+
+	if (!c->ncoord)
+		return 0;
+	r = keyfile_load(c->key_file, &keys, err, sizeof(err));
+	if (r < 0)
+		log_err("key_file %s", err);
+	else
+		wire_keys_free(&keys);
+	return r;
 }
 
 /* Starts the periodic sample timer, first tick one interval from now. */
@@ -148,6 +166,8 @@ int main(int argc, char **argv)
 	if (main_load(&m, &conf) < 0)
 		return 2;
 	if (test) {
+		if (main_check_key(&conf) < 0)
+			return 2;
 		printf("%s: configuration OK\n", m.conf_path);
 		return 0;
 	}
@@ -166,6 +186,11 @@ int main(int argc, char **argv)
 	r = sd_event_default(&e);
 	if (r < 0)
 		fatal("sd-event: %s", strerror(-r));
+	if (agent_stream_start(m.agent, e) < 0) {
+		agent_stop(m.agent);
+		sd_event_unref(e);
+		return 1;
+	}
 	m.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (m.timer_fd < 0 || main_arm(&m) < 0)
 		fatal("timerfd: %s", strerror(errno));

@@ -117,6 +117,54 @@ static json_t *metrics_render_json_averages(const struct metrics_summary *s)
 	return o;
 }
 
+/* A sequence number, or null for none. */
+static json_t *metrics_render_seq(uint64_t seq)
+{
+	return seq && seq <= INT64_MAX ? json_integer((json_int_t)seq) : json_null();
+}
+
+static json_t *metrics_render_json_conn(const struct ring_stream_conn *c, int64_t now_real_ns)
+{
+	json_t *o = json_object();
+	int r = 0;
+
+	if (!o)
+		return NULL;
+	r |= output_set(o, "coordinator", output_string(c->address));
+	r |= output_set(o, "state", output_string(ring_conn_state_name(c->state)));
+	r |= output_set(o, "since_s", c->since_real_ns ?
+			metrics_render_seconds(now_real_ns - c->since_real_ns) : json_null());
+	r |= output_set(o, "sent_seq", metrics_render_seq(c->sent_seq));
+	r |= output_set(o, "acked_at_connect_seq", metrics_render_seq(c->acked_seq));
+	r |= output_set(o, "backlog", json_integer(c->backlog <= INT64_MAX ? (json_int_t)c->backlog : INT64_MAX));
+	r |= output_set(o, "lost", json_integer(c->lost <= INT64_MAX ? (json_int_t)c->lost : INT64_MAX));
+	r |= output_set(o, "reconnects", json_integer(c->reconnects));
+	r |= output_set(o, "error", c->error[0] ? output_string(c->error) : json_null());
+	if (r) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* "stream": one object a coordinator; empty when the agent streams to none (or the ring is 1.0). */
+static json_t *metrics_render_json_stream(const struct metrics_summary *s, int64_t now_real_ns)
+{
+	json_t *a = json_array();
+	uint32_t i;
+	int r = 0;
+
+	if (!a || s->stream_rc != 0)
+		return a;
+	for (i = 0; i < s->stream.conn_count && !r; i++)
+		r |= output_append(a, metrics_render_json_conn(&s->stream.conns[i], now_real_ns));
+	if (r) {
+		json_decref(a);
+		return NULL;
+	}
+	return a;
+}
+
 json_t *metrics_render_json(const struct metrics_summary *s, const struct metrics_view *v)
 {
 	json_t *o = json_object(), *partial, *samples;
@@ -144,6 +192,7 @@ json_t *metrics_render_json(const struct metrics_summary *s, const struct metric
 	r |= output_set(o, "held_s", metrics_render_seconds(s->held_ns));
 	r |= output_set(o, "latest", metrics_render_json_latest(s));
 	r |= output_set(o, "averages", metrics_render_json_averages(s));
+	r |= output_set(o, "stream", metrics_render_json_stream(s, v->now_real_ns));
 	partial = json_array();
 	for (w = 0; partial && w < METRICS_WINDOWS; w++)
 		if (s->partial[w])
@@ -181,6 +230,36 @@ static void metrics_render_pair(struct table *t, const char *key, const char *va
 	table_cell(t, value && *value ? value : NULL);
 }
 
+/* One line a coordinator: state, then the numbers ("acked at connect": the protocol has no ACK yet). */
+static void metrics_render_print_stream(struct table *t, const struct metrics_summary *s,
+					const struct metrics_view *v)
+{
+	const struct ring_stream_conn *c;
+	char a[32], b[32];
+	uint32_t i;
+
+	if (s->stream_rc != 0 || !s->stream.configured)
+		return;
+	table_row(t);
+	table_cell(t, "stream");
+	table_cellf(t, "%u coordinator%s, every %s, newest aggregate %llu", s->stream.configured,
+		    s->stream.configured > 1 ? "s" : "",
+		    duration_format(s->stream.report_interval_ns, a, sizeof(a)),
+		    (unsigned long long)s->stream.last_seq);
+	for (i = 0; i < s->stream.conn_count; i++) {
+		c = &s->stream.conns[i];
+		table_row(t);
+		table_cell(t, "coordinator");
+		table_cellf(t, "%s %s for %s: sent %llu, acked at connect %llu, backlog %llu, "
+			    "lost %llu, reconnects %u%s%s", c->address,
+			    ring_conn_state_name(c->state),
+			    metrics_render_age(v->now_real_ns - c->since_real_ns, b, sizeof(b)),
+			    (unsigned long long)c->sent_seq, (unsigned long long)c->acked_seq,
+			    (unsigned long long)c->backlog, (unsigned long long)c->lost,
+			    c->reconnects, c->error[0] ? "; " : "", c->error);
+	}
+}
+
 static int metrics_render_print_labels(FILE *f, const struct metrics_summary *s,
 				       const struct metrics_view *v)
 {
@@ -214,6 +293,7 @@ static int metrics_render_print_labels(FILE *f, const struct metrics_summary *s,
 			    metrics_render_age(metrics_render_latest_age(s), a, sizeof(a)));
 	else
 		table_cell(t, "no sample yet");
+	metrics_render_print_stream(t, s, v);
 	r = table_print(t, f);
 	table_free(t);
 	return r;

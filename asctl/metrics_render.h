@@ -23,7 +23,9 @@ struct metrics_view {
  * instance, deployment, endpoint, cgroup, source, state, restarted,
  * heartbeat_age_s, interval_s, slots, samples_held, held_s, latest
  * {time, mono_ns, values}, averages {metric: {"10s", "1m", "5m"}}, partial
- * (the windows longer than the history held), and samples when v->list.
+ * (the windows longer than the history held), stream [{coordinator, state,
+ * since_s, sent_seq, acked_at_connect_seq, backlog, lost, reconnects, error}]
+ * (empty when the agent streams to no coordinator), and samples when v->list.
  * Unknown values are null.
  */
 json_t *metrics_render_json(const struct metrics_summary *s, const struct metrics_view *v);

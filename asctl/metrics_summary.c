@@ -182,6 +182,7 @@ int metrics_summarize(struct ring_reader *r, int64_t now, bool per_cpu,
 	s->heartbeat_age_ns = metrics_sub(now, h->heartbeat_mono_ns);
 	s->interval_ns = h->interval_ns;
 	s->slot_count = h->slot_count;
+	s->stream_rc = ring_reader_stream(r, &s->stream);
 	if (s->state == RING_RESTARTED)
 		return 0;
 

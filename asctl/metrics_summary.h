@@ -55,6 +55,9 @@ struct metrics_summary {
 	int64_t latest_real_ns;
 	uint32_t nstats;
 	struct metrics_stat *stats;
+	/* the agent's connections to coordinators (ring format 1.1): stream_rc 0 when read */
+	int stream_rc;				/* ring_reader_stream(): -ENOENT for a 1.0 ring */
+	struct ring_stream stream;
 	size_t nsamples;			/* oldest first */
 	struct metrics_sample *samples;
 	float *sample_values;			/* nsamples * nstats */

@@ -29,7 +29,11 @@ _Static_assert(offsetof(struct ring_header, heartbeat_mono_ns) == 80, "layout");
 _Static_assert(offsetof(struct ring_header, flags) == 88, "layout");
 _Static_assert(offsetof(struct ring_header, instance) == 104, "layout");
 _Static_assert(offsetof(struct ring_header, cgroup) == 296, "layout");
-_Static_assert(sizeof(struct ring_header) == 552, "layout");
+_Static_assert(offsetof(struct ring_header, stream_offset) == RING_HEADER_MIN, "layout");
+_Static_assert(sizeof(struct ring_header) == 560, "layout");
+_Static_assert(sizeof(struct ring_stream_conn) == 192, "stream entry size is part of the format");
+_Static_assert(offsetof(struct ring_stream, conns) == 56, "layout");
+_Static_assert(sizeof(struct ring_stream) % 8 == 0, "the stream block is copied in 8-byte words");
 
 #define RING_SLOT_ALIGN		64	/* slot area starts on a cache line */
 #define RING_READ_RETRIES	1000
@@ -51,6 +55,7 @@ struct ring_writer {
 	uint32_t slot_size;
 	uint32_t next_slot;	/* head % slot_count, kept without a division */
 	uint64_t head;
+	struct ring_stream *stream;	/* in the map */
 };
 
 struct ring_reader {
@@ -175,7 +180,8 @@ static int ring_size_file(int fd, uint64_t size)
 }
 
 static void ring_fill_header(struct ring_header *h, const struct ring_params *p,
-			     uint32_t slot_offset, uint32_t slot_size, uint64_t file_size)
+			     uint32_t slot_offset, uint32_t slot_size, uint64_t file_size,
+			     uint32_t stream_offset)
 {
 	struct timespec ts;
 
@@ -204,6 +210,8 @@ static void ring_fill_header(struct ring_header *h, const struct ring_params *p,
 	ring_copy_label(h->deployment, sizeof(h->deployment), p->deployment);
 	ring_copy_label(h->endpoint, sizeof(h->endpoint), p->endpoint);
 	ring_copy_label(h->cgroup, sizeof(h->cgroup), p->cgroup);
+	h->stream_offset = stream_offset;
+	h->stream_size = sizeof(struct ring_stream);
 }
 
 int ring_writer_create(const char *path, const struct ring_params *p,
@@ -212,7 +220,7 @@ int ring_writer_create(const char *path, const struct ring_params *p,
 	char tmp[PATH_MAX];
 	struct ring_writer *w;
 	struct ring_metric *m;
-	uint64_t slot_offset, slot_size, file_size;
+	uint64_t stream_offset, slot_offset, slot_size, file_size;
 	uint32_t i;
 	void *map;
 	int r;
@@ -227,8 +235,10 @@ int ring_writer_create(const char *path, const struct ring_params *p,
 	if (r < 0)
 		return r;
 
-	slot_offset = ring_align(RING_HEADER_SIZE + (uint64_t)p->metric_count *
-				 sizeof(struct ring_metric), RING_SLOT_ALIGN);
+	/* header, descriptors, the stream block (minor 1), then the slots */
+	stream_offset = ring_align(RING_HEADER_SIZE + (uint64_t)p->metric_count *
+				   sizeof(struct ring_metric), 8);
+	slot_offset = ring_align(stream_offset + sizeof(struct ring_stream), RING_SLOT_ALIGN);
 	slot_size = ring_align(ring_slot_bytes(p->metric_count), 8);
 	file_size = slot_offset + (uint64_t)p->slot_count * slot_size;
 	if (file_size > SIZE_MAX || file_size > (uint64_t)INT64_MAX)
@@ -259,7 +269,10 @@ int ring_writer_create(const char *path, const struct ring_params *p,
 	w->slot_size = (uint32_t)slot_size;
 
 	/* the file is fresh and zero-filled: every slot has seq 0 */
-	ring_fill_header(w->hdr, p, (uint32_t)slot_offset, (uint32_t)slot_size, file_size);
+	ring_fill_header(w->hdr, p, (uint32_t)slot_offset, (uint32_t)slot_size, file_size,
+			 (uint32_t)stream_offset);
+	w->stream = (struct ring_stream *)(void *)((unsigned char *)map + stream_offset);
+	w->stream->conn_size = sizeof(struct ring_stream_conn);
 	m = (struct ring_metric *)((unsigned char *)map + RING_HEADER_SIZE);
 	for (i = 0; i < p->metric_count; i++)
 		m[i] = p->metrics[i];
@@ -333,6 +346,30 @@ void ring_writer_heartbeat(struct ring_writer *w, int64_t mono_ns)
 		__atomic_store_n(&w->hdr->heartbeat_mono_ns, mono_ns, __ATOMIC_RELEASE);
 }
 
+void ring_writer_stream(struct ring_writer *w, const struct ring_stream *st)
+{
+	struct ring_stream tmp;
+	const uint64_t *src;
+	uint64_t *dst, seq;
+	size_t k;
+
+	if (!w || !st)
+		return;
+	tmp = *st;
+	tmp.conn_size = sizeof(struct ring_stream_conn);
+	if (tmp.conn_count > RING_STREAM_CONNS)
+		tmp.conn_count = RING_STREAM_CONNS;
+	src = (const uint64_t *)(const void *)&tmp;
+	dst = (uint64_t *)(void *)w->stream;
+	/* the same seqlock as a slot's: odd while the words change */
+	seq = __atomic_load_n(&dst[0], __ATOMIC_RELAXED);
+	__atomic_store_n(&dst[0], seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	for (k = 1; k < sizeof(tmp) / 8; k++)
+		__atomic_store_n(&dst[k], src[k], __ATOMIC_RELAXED);
+	__atomic_store_n(&dst[0], seq + 2, __ATOMIC_RELEASE);
+}
+
 void ring_writer_close(struct ring_writer *w)
 {
 	struct timespec ts;
@@ -387,7 +424,7 @@ static int ring_check_header(const struct ring_header *h, uint64_t st_size,
 	const char *labels[] = { h->instance, h->deployment, h->endpoint, h->cgroup };
 	const size_t label_sizes[] = { sizeof(h->instance), sizeof(h->deployment),
 				       sizeof(h->endpoint), sizeof(h->cgroup) };
-	uint64_t metric_end, slot_end;
+	uint64_t metric_end, slot_end, stream_end;
 	size_t i;
 
 	if (h->magic != RING_MAGIC)
@@ -402,7 +439,7 @@ static int ring_check_header(const struct ring_header *h, uint64_t st_size,
 		return ring_fail(err, errlen, -EPROTO,
 				 "the file has %llu bytes but its header says %llu (truncated?)",
 				 (unsigned long long)st_size, (unsigned long long)h->file_size);
-	if (h->header_size < sizeof(*h) || h->header_size > st_size)
+	if (h->header_size < RING_HEADER_MIN || h->header_size > st_size)
 		return ring_fail(err, errlen, -EPROTO, "bad header size %u", h->header_size);
 	if (h->metric_size != sizeof(struct ring_metric))
 		return ring_fail(err, errlen, -EPROTO, "bad metric descriptor size %u (expected %zu)",
@@ -448,6 +485,15 @@ static int ring_check_header(const struct ring_header *h, uint64_t st_size,
 		if (!ring_terminated(labels[i], label_sizes[i]))
 			return ring_fail(err, errlen, -EPROTO, "the %s label is not terminated",
 					 ring_label_names[i]);
+	if (h->stream_offset) {
+		stream_end = (uint64_t)h->stream_offset + h->stream_size;
+		if (h->stream_offset % 8 || h->stream_size < sizeof(struct ring_stream) ||
+		    h->stream_offset < metric_end || stream_end > h->slot_offset)
+			return ring_fail(err, errlen, -EPROTO,
+					 "stream block at %u..%llu is too small, misaligned or "
+					 "overlaps the descriptors or the slots",
+					 h->stream_offset, (unsigned long long)stream_end);
+	}
 	return 0;
 }
 
@@ -484,7 +530,7 @@ static int ring_reader_map(struct ring_reader *r, const char *path, char *err, s
 	}
 	if (!S_ISREG(st.st_mode))
 		return ring_fail(err, errlen, -EPROTO, "not a regular file");
-	if ((uint64_t)st.st_size < sizeof(struct ring_header))
+	if ((uint64_t)st.st_size < RING_HEADER_MIN)
 		return ring_fail(err, errlen, -EPROTO,
 				 "the file is too small (%lld bytes) to hold a ring header",
 				 (long long)st.st_size);
@@ -525,8 +571,13 @@ int ring_reader_open(const char *path, struct ring_reader **rp, char *err, size_
 		goto fail;
 
 	/* everything below uses the copy: the file may change under us */
-	ring_copy_words(&r->hdr, r->map, sizeof(r->hdr));
+	ring_copy_words(&r->hdr, r->map, r->map_size < sizeof(r->hdr) ? RING_HEADER_MIN : sizeof(r->hdr));
 	h = &r->hdr;
+	/* fields a 1.0 header does not have read as absent */
+	if (h->version_minor < 1 || h->header_size < sizeof(r->hdr)) {
+		r->hdr.stream_offset = 0;
+		r->hdr.stream_size = 0;
+	}
 	ret = ring_check_header(h, r->map_size, err, errlen);
 	if (ret < 0)
 		goto fail;
@@ -631,6 +682,57 @@ const char *ring_state_name(enum ring_state s)
 		return "restarted";
 	}
 	return "unknown";
+}
+
+const char *ring_conn_state_name(enum ring_conn_state s)
+{
+	switch (s) {
+	case RING_CONN_NONE:
+		return "none";
+	case RING_CONN_CONNECTING:
+		return "connecting";
+	case RING_CONN_CONNECTED:
+		return "connected";
+	case RING_CONN_BACKOFF:
+		return "backoff";
+	case RING_CONN_REFUSED:
+		return "refused";
+	}
+	return "unknown";
+}
+
+int ring_reader_stream(struct ring_reader *r, struct ring_stream *st)
+{
+	const uint64_t *word;
+	uint64_t seq, seq2;
+	uint32_t i;
+	int tries;
+
+	if (!r || !st)
+		return -EINVAL;
+	if (!r->hdr.stream_offset)
+		return -ENOENT;
+	word = (const uint64_t *)(const void *)(r->map + r->hdr.stream_offset);
+	for (tries = 0; tries < RING_READ_RETRIES; tries++) {
+		seq = __atomic_load_n(&word[0], __ATOMIC_ACQUIRE);
+		if (seq & 1)
+			continue;
+		ring_copy_words(st, word, sizeof(*st));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		seq2 = __atomic_load_n(&word[0], __ATOMIC_RELAXED);
+		if (seq2 == seq)
+			break;
+	}
+	if (tries == RING_READ_RETRIES)
+		return -EAGAIN;
+	/* the block comes from another process: check before use */
+	if (st->conn_size != sizeof(struct ring_stream_conn) || st->conn_count > RING_STREAM_CONNS)
+		return -EPROTO;
+	for (i = 0; i < st->conn_count; i++)
+		if (!ring_terminated(st->conns[i].address, sizeof(st->conns[i].address)) ||
+		    !ring_terminated(st->conns[i].error, sizeof(st->conns[i].error)))
+			return -EPROTO;
+	return 0;
 }
 
 const char *ring_source_name(enum ring_source s)

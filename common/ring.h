@@ -9,9 +9,10 @@
 
 #define RING_MAGIC		0x474e495245435341ULL	/* "ASCERING" little-endian */
 #define RING_VERSION_MAJOR	1	/* readers refuse another major */
-#define RING_VERSION_MINOR	0	/* added fields only; readers accept any minor */
+#define RING_VERSION_MINOR	1	/* added fields only; readers accept any minor (1: stream block) */
 
 #define RING_HEADER_SIZE	1024
+#define RING_HEADER_MIN		552	/* a format 1.0 header */
 #define RING_NAME_MAX		64
 #define RING_ALIAS_MAX		48
 #define RING_UNIT_MAX		16
@@ -19,6 +20,9 @@
 #define RING_PATH_MAX		256
 #define RING_METRICS_MAX	4096
 #define RING_SLOTS_MAX		(1u << 24)
+#define RING_STREAM_CONNS	4	/* coordinators shown in the stream block */
+#define RING_ADDR_MAX		64
+#define RING_ERROR_MAX		80
 
 enum ring_source {
 	RING_SOURCE_NONE = 0,
@@ -68,6 +72,49 @@ struct ring_header {
 	char deployment[RING_LABEL_MAX];
 	char endpoint[RING_LABEL_MAX];
 	char cgroup[RING_PATH_MAX];	/* measured cgroup, or "" for the whole machine */
+	/* minor 1; zero in a 1.0 file (a reader's copy zeroes them there) */
+	uint32_t stream_offset;		/* the stream block, or 0 for none */
+	uint32_t stream_size;		/* its bytes, >= sizeof(struct ring_stream) */
+};
+
+/* The state of one connection to a coordinator. */
+enum ring_conn_state {
+	RING_CONN_NONE = 0,
+	RING_CONN_CONNECTING = 1,	/* resolving, connecting or waiting for WELCOME */
+	RING_CONN_CONNECTED = 2,	/* WELCOME accepted: aggregates flow */
+	RING_CONN_BACKOFF = 3,		/* waiting before the next attempt */
+	RING_CONN_REFUSED = 4,		/* the coordinator refused the HELLO; backing off */
+};
+
+/* One coordinator in the stream block (192 bytes). */
+struct ring_stream_conn {
+	char address[RING_ADDR_MAX];	/* "host:port" as configured, cut to fit */
+	char error[RING_ERROR_MAX];	/* the last error, or "" */
+	uint32_t state;			/* enum ring_conn_state */
+	uint32_t reconnects;		/* connections made after the first */
+	uint64_t sent_seq;		/* the last aggregate written whole to the socket, 0: none */
+	uint64_t acked_seq;		/* WELCOME's resume_seq at the last connect */
+	uint64_t backlog;		/* aggregates due but not yet sent */
+	uint64_t lost;			/* aggregates the ring no longer held when due */
+	int64_t since_real_ns;		/* CLOCK_REALTIME of the last state change */
+};
+
+/*
+ * The agent's connections to its coordinators, at stream_offset.  The writer
+ * updates it under the seqlock seq (odd while writing); readers copy it with
+ * ring_reader_stream(), which retries a torn copy.
+ */
+struct ring_stream {
+	uint64_t seq;
+	uint32_t conn_size;		/* sizeof(struct ring_stream_conn) */
+	uint32_t conn_count;		/* entries in use, <= RING_STREAM_CONNS */
+	uint32_t configured;		/* coordinators configured (more may exist than are shown) */
+	uint32_t reserved;
+	uint64_t boot_id;		/* the agent's HELLO boot id, 0 while not streaming */
+	int64_t report_interval_ns;
+	uint64_t last_seq;		/* the newest aggregate's sequence number */
+	int64_t updated_real_ns;
+	struct ring_stream_conn conns[RING_STREAM_CONNS];
 };
 
 /*
@@ -116,6 +163,11 @@ int ring_writer_create(const char *path, const struct ring_params *p,
 int ring_writer_append(struct ring_writer *w, int64_t mono_ns, int64_t real_ns,
 		       const float *values);
 void ring_writer_heartbeat(struct ring_writer *w, int64_t mono_ns);
+/*
+ * Publishes the stream state (st->seq and st->conn_size are the writer's to
+ * set).  Makes no system call.
+ */
+void ring_writer_stream(struct ring_writer *w, const struct ring_stream *st);
 /* Marks the ring closed (a clean exit), unmaps it and leaves the file readable. */
 void ring_writer_close(struct ring_writer *w);
 
@@ -161,6 +213,14 @@ const char *ring_source_name(enum ring_source s);
  * writer has lapped it.  Torn reads are retried inside.
  */
 int ring_reader_read(struct ring_reader *r, uint64_t index, struct ring_sample *s);
+
+/*
+ * Copies the stream block into *st.  Returns 0, -ENOENT when the ring has
+ * none (a 1.0 ring, or no block), -EPROTO for a malformed block or -EAGAIN
+ * when the writer kept changing it.
+ */
+int ring_reader_stream(struct ring_reader *r, struct ring_stream *st);
+const char *ring_conn_state_name(enum ring_conn_state s);
 
 /*
  * Finds the metric named name (or with that alias): exact name, exact alias,

@@ -116,6 +116,18 @@ static void test_errors(void **state)
 		{ "[agent\nsource = auto\n", 1, "expected ']'" },
 		{ "[agent]\ninstance = a\tb\n", 2, "expected printable" },
 		{ "[agent]\nring_seconds = -5\n", 2, "expected a duration" },
+		{ "[agent]\ncoordinator = c1:7070\n", 2, "coordinator needs key_file" },
+		{ "[agent]\nkey_file = /k\n\ncoordinator = c1\n", 4, "expected host:port" },
+		{ "[agent]\ncoordinator = c1:0\n", 2, "port 1..65535" },
+		{ "[agent]\ncoordinator = c1:70x\n", 2, "expected host:port" },
+		{ "[agent]\ncoordinator = ::1:7070\n", 2, "expected host:port or [IPv6]:port" },
+		{ "[agent]\ncoordinator = a:1 a:1\n", 2, "'a:1' is listed twice" },
+		{ "[agent]\ncoordinator = a:1 b:1 c:1 d:1 e:1\ncoordinator = f:1 g:1 h:1 i:1\n", 3,
+		  "more than 8 coordinators" },
+		{ "[agent]\nsample_interval = 2s\nreport_interval = 1s\n", 3,
+		  "report_interval (1s) is shorter than sample_interval (2s)" },
+		{ "[agent]\nreport_interval = 61s\n", 2, "expected a duration from 10ms to 1m" },
+		{ "[agent]\nkey_file = key\n", 2, "expected an absolute path" },
 	};
 	struct agent_conf c;
 	char path[64], want[128];
@@ -130,6 +142,45 @@ static void test_errors(void **state)
 			fail_msg("case %zu: wanted '%s...%s', got '%s'", i, want, cases[i].expect, logged);
 	}
 	log_set_sink(NULL, NULL);
+}
+
+static void test_stream_keys(void **state)
+{
+	struct agent_conf c, d;
+	char path[64], host[AGENT_ADDR_MAX], port[8];
+
+	(void)state;
+	agent_conf_defaults(&c);
+	assert_int_equal(c.report_interval_ns, NSEC_PER_SEC);
+	assert_int_equal(c.ncoord, 0);
+	assert_int_equal(load("[agent]\ncoordinator = c1:7070 10.0.0.2:7071\n"
+			      "coordinator = [fd00::1]:7072\nreport_interval = 2s\n"
+			      "key_file = /etc/ascale/agent.key\n", &c, path, sizeof(path)), 0);
+	assert_int_equal(c.ncoord, 3);
+	assert_string_equal(c.coordinators[0], "c1:7070");
+	assert_string_equal(c.coordinators[1], "10.0.0.2:7071");
+	assert_string_equal(c.coordinators[2], "[fd00::1]:7072");
+	assert_int_equal(c.report_interval_ns, 2 * NSEC_PER_SEC);
+	assert_string_equal(c.key_file, "/etc/ascale/agent.key");
+	assert_int_equal(agent_conf_split_addr(c.coordinators[2], host, sizeof(host), port, sizeof(port)), 0);
+	assert_string_equal(host, "fd00::1");
+	assert_string_equal(port, "7072");
+	assert_int_equal(agent_conf_split_addr("h:", host, sizeof(host), port, sizeof(port)), -EINVAL);
+	assert_int_equal(agent_conf_split_addr(":1", host, sizeof(host), port, sizeof(port)), -EINVAL);
+	assert_int_equal(agent_conf_split_addr("[::1]", host, sizeof(host), port, sizeof(port)), -EINVAL);
+	/* the default report interval follows a longer sample interval */
+	assert_int_equal(load("[agent]\nsample_interval = 5s\n", &d, path, sizeof(path)), 0);
+	assert_int_equal(d.report_interval_ns, 5 * NSEC_PER_SEC);
+	/* what restarts the stream on reload */
+	d = c;
+	assert_false(agent_conf_stream_changed(&c, &d));
+	snprintf(d.coordinators[1], AGENT_ADDR_MAX, "10.0.0.3:7071");
+	assert_true(agent_conf_stream_changed(&c, &d));
+	d = c;
+	d.ring_seconds_ns++;
+	assert_false(agent_conf_stream_changed(&c, &d));
+	d.report_interval_ns = NSEC_PER_SEC;
+	assert_true(agent_conf_stream_changed(&c, &d));
 }
 
 /* Every error in a file is reported, and nothing of a bad file is applied. */
@@ -183,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_stream_keys),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_file),

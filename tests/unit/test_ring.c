@@ -543,6 +543,7 @@ enum mutation {
 	M_SLOT_SIZE_ODD, M_SLOT_OFFSET_PAST, M_SLOT_OFFSET_ODD, M_METRIC_OFFSET_PAST,
 	M_METRIC_OFFSET_HEADER, M_INTERVAL, M_GENERATION, M_PID, M_PID_NEGATIVE, M_NCPU,
 	M_INSTANCE, M_DEPLOYMENT, M_ENDPOINT, M_CGROUP, M_NAME, M_ALIAS, M_UNIT,
+	M_V10, M_STREAM_SMALL, M_STREAM_ODD, M_STREAM_OVERLAP, M_STREAM_PAST,
 };
 
 static const struct {
@@ -584,6 +585,11 @@ static const struct {
 	{ M_NAME, -EPROTO, "metric 2: name is not terminated" },
 	{ M_ALIAS, -EPROTO, "metric 5: alias is not terminated" },
 	{ M_UNIT, -EPROTO, "metric 0: unit is not terminated" },
+	{ M_V10, 0, "" },
+	{ M_STREAM_SMALL, -EPROTO, "stream block" },
+	{ M_STREAM_ODD, -EPROTO, "stream block" },
+	{ M_STREAM_OVERLAP, -EPROTO, "stream block" },
+	{ M_STREAM_PAST, -EPROTO, "stream block" },
 };
 
 static size_t mutate(unsigned char *buf, size_t len, enum mutation m)
@@ -597,7 +603,7 @@ static size_t mutate(unsigned char *buf, size_t len, enum mutation m)
 	case M_EMPTY:
 		return 0;
 	case M_SHORT:
-		return sizeof(*h) - 1;
+		return RING_HEADER_MIN - 1;
 	case M_MAGIC:
 		h->magic ^= 0x100;
 		break;
@@ -691,6 +697,24 @@ static size_t mutate(unsigned char *buf, size_t len, enum mutation m)
 	case M_UNIT:
 		memset(d[0].unit, 'u', sizeof(d[0].unit));
 		break;
+	case M_V10:
+		/* a 1.0 writer: whatever lies past byte 552 is not a stream block */
+		h->version_minor = 0;
+		h->stream_offset = 3;
+		h->stream_size = 1;
+		break;
+	case M_STREAM_SMALL:
+		h->stream_size = 8;
+		break;
+	case M_STREAM_ODD:
+		h->stream_offset += 4;
+		break;
+	case M_STREAM_OVERLAP:
+		h->stream_offset = h->metric_offset;
+		break;
+	case M_STREAM_PAST:
+		h->stream_offset = UINT32_MAX - 7;
+		break;
 	}
 	return len;
 }
@@ -756,6 +780,7 @@ static void test_fuzz_header(void **state)
 	struct image im = good_image();
 	struct ring_reader *r;
 	struct ring_sample s;
+	struct ring_stream st;
 	unsigned char *buf;
 	char path[512], err[256];
 	uint64_t seed = 0x2545f4914f6cdd1dULL, head, i, n;
@@ -791,6 +816,7 @@ static void test_fuzz_header(void **state)
 			(void)ring_reader_read(r, i, &s);
 		(void)ring_reader_read(r, UINT64_MAX - 1, &s);
 		(void)ring_reader_state(r, time_mono_ns());
+		(void)ring_reader_stream(r, &st);
 		(void)ring_metric_find(ring_reader_metrics(r), ring_reader_header(r)->metric_count,
 				       "Percentage CPU");
 		ring_reader_close(r);
@@ -798,6 +824,128 @@ static void test_fuzz_header(void **state)
 	print_message("fuzz: %d opened, %d refused\n", opened, refused);
 	assert_true(refused > 0);
 	free(buf);
+	free(im.buf);
+}
+
+/* ---- the stream block (format 1.1) ---- */
+
+static void fill_stream(struct ring_stream *st, uint64_t n)
+{
+	uint32_t i;
+
+	memset(st, 0, sizeof(*st));
+	st->conn_count = 2;
+	st->configured = 2;
+	st->boot_id = n;
+	st->last_seq = n;
+	for (i = 0; i < 2; i++) {
+		snprintf(st->conns[i].address, RING_ADDR_MAX, "coord-%u:7070", i);
+		snprintf(st->conns[i].error, RING_ERROR_MAX, "error %llu", (unsigned long long)n);
+		st->conns[i].state = RING_CONN_CONNECTED;
+		st->conns[i].sent_seq = n;
+		st->conns[i].acked_seq = n;
+		st->conns[i].backlog = n;
+	}
+}
+
+static bool stream_consistent(const struct ring_stream *st)
+{
+	char want[RING_ERROR_MAX];
+	uint32_t i;
+
+	if (st->conn_count != 2 || st->boot_id != st->last_seq)
+		return false;
+	snprintf(want, sizeof(want), "error %llu", (unsigned long long)st->boot_id);
+	for (i = 0; i < 2; i++)
+		if (st->conns[i].sent_seq != st->boot_id || st->conns[i].backlog != st->boot_id ||
+		    strcmp(st->conns[i].error, want))
+			return false;
+	return true;
+}
+
+struct stream_stress {
+	struct ring_writer *w;
+	int done;
+};
+
+static void *stream_write(void *arg)
+{
+	struct stream_stress *ss = arg;
+	struct ring_stream st;
+	uint64_t n;
+
+	for (n = 1; n < 200000; n++) {
+		fill_stream(&st, n);
+		ring_writer_stream(ss->w, &st);
+	}
+	__atomic_store_n(&ss->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void test_stream_block(void **state)
+{
+	struct ring_params p = params(8, 6);
+	struct stream_stress ss = { 0 };
+	struct ring_stream st, got;
+	struct ring_reader *r;
+	struct image im;
+	pthread_t t;
+	char path[512], err[256];
+	uint64_t reads = 0, again = 0;
+	int rc;
+
+	(void)state;
+	test_path(path, sizeof(path), "stream.ring");
+	assert_int_equal(ring_writer_create(path, &p, &ss.w), 0);
+	assert_int_equal(ring_reader_open(path, &r, err, sizeof(err)), 0);
+	assert_int_equal(ring_reader_header(r)->version_minor, 1);
+	assert_true(ring_reader_header(r)->stream_offset >= RING_HEADER_SIZE + 6 * 128);
+	/* present but empty until the agent streams */
+	assert_int_equal(ring_reader_stream(r, &got), 0);
+	assert_int_equal(got.conn_count, 0);
+	fill_stream(&st, 7);
+	ring_writer_stream(ss.w, &st);
+	assert_int_equal(ring_reader_stream(r, &got), 0);
+	assert_true(stream_consistent(&got));
+	assert_string_equal(got.conns[1].address, "coord-1:7070");
+	assert_string_equal(ring_conn_state_name(got.conns[0].state), "connected");
+	assert_string_equal(ring_conn_state_name(99), "unknown");
+
+	/* one writer thread, this reader: never a torn copy */
+	assert_int_equal(pthread_create(&t, NULL, stream_write, &ss), 0);
+	while (!__atomic_load_n(&ss.done, __ATOMIC_ACQUIRE)) {
+		rc = ring_reader_stream(r, &got);
+		if (rc == -EAGAIN) {
+			again++;
+			continue;
+		}
+		assert_int_equal(rc, 0);
+		assert_true(stream_consistent(&got));
+		reads++;
+	}
+	pthread_join(t, NULL);
+	print_message("stream: %llu consistent copies, %llu busy\n",
+		      (unsigned long long)reads, (unsigned long long)again);
+	ring_reader_close(r);
+	ring_writer_close(ss.w);
+
+	/* a 1.0 ring has no stream block: absent, not an error */
+	im = good_image();
+	((struct ring_header *)(void *)im.buf)->version_minor = 0;
+	write_image(path, im.buf, im.len);
+	assert_int_equal(ring_reader_open(path, &r, err, sizeof(err)), 0);
+	assert_int_equal(ring_reader_stream(r, &got), -ENOENT);
+	ring_reader_close(r);
+	/* a damaged block is refused, not shown */
+	((struct ring_header *)(void *)im.buf)->version_minor = 1;
+	fill_stream(&st, 3);
+	st.conn_count = 9;
+	st.conn_size = sizeof(struct ring_stream_conn);
+	memcpy(im.buf + ((struct ring_header *)(void *)im.buf)->stream_offset, &st, sizeof(st));
+	write_image(path, im.buf, im.len);
+	assert_int_equal(ring_reader_open(path, &r, err, sizeof(err)), 0);
+	assert_int_equal(ring_reader_stream(r, &got), -EPROTO);
+	ring_reader_close(r);
 	free(im.buf);
 }
 
@@ -941,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_fuzz_header),
+		cmocka_unit_test(test_stream_block),
 		cmocka_unit_test(test_stress),
 	};
 
