@@ -1,0 +1,140 @@
+"""test_system: two real asagents (one cgroup each, known loads) streaming to a real ascoord."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from ascale_test import Agent, Load, TempDir, cgroup2_mount, metrics, need_root, parse_time
+from test_ingest import ASCOORD, Daemon
+
+REPORT = 1.0    # report_interval of the agents, seconds
+
+
+def ring_interval(ring, start, end, metric="Percentage CPU"):
+    """The ring's samples of metric with real time in [start, end) (Unix seconds)."""
+    m = metrics(ring, "--since", f"{int(time.time() - start) + 5}s")
+    vals = [s["values"][metric] for s in m["samples"]
+            if start <= parse_time(s["time"]) < end and s["values"].get(metric) is not None]
+    return vals
+
+
+class System(unittest.TestCase):
+    def setUp(self):
+        need_root(self)
+        self.root = cgroup2_mount()
+        if not self.root:
+            self.skipTest("no cgroup v2 mount")
+        self.tmpdir = TempDir()
+        self.tmp = self.tmpdir.__enter__()
+        self.cgroups, self.loads, self.agents, self.d = [], [], [], None
+
+    def tearDown(self):
+        for a in self.agents:
+            a.stop()
+        for l in self.loads:
+            l.stop()
+        if self.d:
+            self.d.stop()
+        time.sleep(0.2)
+        for cg in self.cgroups:
+            os.rmdir(cg)
+        self.tmpdir.__exit__(None, None, None)
+
+    def agent(self, name, cpu, load):
+        cg = os.path.join(self.root, f"ascale-sys-{os.getpid()}-{name}")
+        os.mkdir(cg)
+        self.cgroups.append(cg)
+        self.loads.append(Load(cpu, load, cgroup=cg))
+        d = os.path.join(self.tmp, name)
+        os.mkdir(d)
+        a = Agent(d, cgroup=cg, instance=name, deployment="blue", endpoint="my-endpoint",
+                  coordinator=f"127.0.0.1:{self.d.port}", key_file=self.d.keys,
+                  report_interval=f"{REPORT:g}s")
+        self.agents.append(a)
+        return a
+
+    def live(self, starting=False):
+        try:
+            agents = self.d.agents()["agents"]
+        except AssertionError:
+            if not starting:
+                raise
+            return {}    # a restarted coordinator not answering yet
+        return {a["instance"]: a for a in agents if a["state"] == "live"}
+
+    def test_agents_stream_to_the_coordinator(self):
+        self.d = Daemon(self.tmp)
+        a = self.agent("vm-a", 0, 100)
+        b = self.agent("vm-b", os.cpu_count() - 1, 50)
+        a.wait_ready()
+        b.wait_ready()
+        got = self.d.wait_for(lambda: len(self.live()) == 2 and self.live(), 20)
+        self.assertEqual(sorted(got), ["vm-a", "vm-b"], self.d.output())
+
+        # the coordinator's latest aggregate of each instance is the agent's ring over that interval
+        time.sleep(3 * REPORT)
+        for name, agent in (("vm-a", a), ("vm-b", b)):
+            inst = self.live()[name]
+            end = inst["last_seq"] / 1000.0
+            agg = inst["metrics"]["Percentage CPU"]
+            ring = ring_interval(agent.ring, end - REPORT, end)
+            self.assertEqual(agg["samples"], len(ring), name)
+            self.assertAlmostEqual(agg["mean"], sum(ring) / len(ring), places=3, msg=name)
+            self.assertAlmostEqual(agg["min"], min(ring), places=3, msg=name)
+            self.assertAlmostEqual(agg["max"], max(ring), places=3, msg=name)
+            self.assertEqual(inst["labels"].get("deployment", "blue"), "blue")
+
+        # the engine decides on that data: the rules see both instances, not missing
+        st = self.d.status()
+        self.assertEqual(st["instances"], {"live": 2, "stale": 0})
+        states = [r["state"] for r in st["rules"]]
+        self.assertNotIn("missing", states, st)
+        observed = st["rules"][0]["observed"]
+        self.assertIsNotNone(observed)
+        self.assertGreater(observed, 5)   # two busy cgroups: well above idle
+
+        # the agents show their connection in the ring
+        s = metrics(a.ring)["stream"][0]
+        self.assertEqual(s["state"], "connected")
+        self.assertGreater(s["sent_seq"], 0)
+
+        # an agent that dies is stale within three report intervals
+        b.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        got = self.d.wait_for(lambda: self.d.status()["instances"]["stale"] == 1, 3 * REPORT + 3)
+        self.assertTrue(got, self.d.agents())
+        self.assertLess(time.monotonic() - t0, 3 * REPORT + 3)
+        self.assertEqual(sorted(self.live()), ["vm-a"])
+
+    def test_agent_reconnects_after_coordinator_restart(self):
+        self.d = Daemon(self.tmp)
+        a = self.agent("vm-a", 0, 50)
+        a.wait_ready()
+        self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
+        self.d.proc.send_signal(signal.SIGKILL)
+        self.d.proc.wait(10)
+        time.sleep(3)
+        s = metrics(a.ring)["stream"][0]
+        self.assertNotEqual(s["state"], "connected")
+        self.assertGreater(s["backlog"], 0)
+        # the same configuration, port and socket again
+        with open(self.d.logpath, "a") as log:
+            self.d.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.d.conf], stdout=log,
+                                           stderr=subprocess.STDOUT)
+        got = self.d.wait_for(lambda: "vm-a" in self.live(starting=True), 40)
+        self.assertTrue(got, self.d.output())
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            s = metrics(a.ring)["stream"][0]
+            if s["state"] == "connected" and s["backlog"] == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual((s["state"], s["backlog"]), ("connected", 0), s)
+        self.assertGreaterEqual(s["reconnects"], 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
