@@ -1,6 +1,5 @@
 /* asagent: samples this instance's CPU and memory into the shared-memory ring */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,36 +16,23 @@
 #include "keyfile.h"
 #include "log.h"
 #include "timeutil.h"
-#include "version.h"
 
 struct main_state {
-	const char *conf_path;
-	bool conf_given;
+	struct daemon_args args;
 	struct agent *agent;
 	int timer_fd;		/* periodic: one wake-up and one read a sample */
 	sd_event_source *timer;
 	bool ready;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: asagent [-c FILE] [-f] [-t] [-v]\n"
-		"  -c FILE  configuration (default %s)\n"
-		"  -f       stay in the foreground\n"
-		"  -t       check the configuration and exit\n"
-		"  -v       log debug messages\n"
-		"  -V       print the version and exit\n", AGENT_CONF_PATH);
-}
-
 static int main_load(struct main_state *m, struct agent_conf *c)
 {
 	agent_conf_defaults(c);
-	if (!m->conf_given && access(m->conf_path, F_OK) < 0 && errno == ENOENT) {
-		log_info("%s not found; using the defaults", m->conf_path);
+	if (!m->args.conf_given && access(m->args.conf_path, F_OK) < 0 && errno == ENOENT) {
+		log_info("%s not found; using the defaults", m->args.conf_path);
 		return 0;
 	}
-	return agent_conf_load(m->conf_path, c);
+	return agent_conf_load(m->args.conf_path, c);
 }
 
 /* -t: the key file must load too. */
@@ -108,7 +94,7 @@ static int main_hup(sd_event_source *s, const struct signalfd_siginfo *si, void 
 	(void)si;
 	sd_notify(0, "RELOADING=1");
 	if (main_load(m, &c) < 0)
-		log_err("%s: not reloaded; the running configuration stays", m->conf_path);
+		log_err("%s: not reloaded; the running configuration stays", m->args.conf_path);
 	else if (agent_reload(m->agent, &c) == 0 && main_arm(m) < 0)
 		log_err("cannot re-arm the sample timer: %s", strerror(errno));
 	sd_notifyf(0, "READY=1\nSTATUS=%s", agent_describe(m->agent, desc, sizeof(desc)));
@@ -125,53 +111,25 @@ static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 int main(int argc, char **argv)
 {
-	struct main_state m = { .conf_path = AGENT_CONF_PATH, .timer_fd = -1 };
-	bool foreground = false, test = false, verbose = false;
+	struct main_state m = { .timer_fd = -1 };
 	struct agent_conf conf;
 	sd_event *e = NULL;
 	sigset_t mask;
-	int opt, r;
+	int r;
 
-	while ((opt = getopt(argc, argv, "c:ftvVh")) != -1) {
-		switch (opt) {
-		case 'c':
-			m.conf_path = optarg;
-			m.conf_given = true;
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 't':
-			test = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'V':
-			printf("asagent %s\n", ASCALE_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("asagent", verbose);
+	r = daemon_args_parse(argc, argv, "asagent", AGENT_CONF_PATH, &m.args);
+	if (r >= 0)
+		return r;
+	log_init("asagent", m.args.verbose);
 	if (main_load(&m, &conf) < 0)
 		return 2;
-	if (test) {
+	if (m.args.test) {
 		if (main_check_key(&conf) < 0)
 			return 2;
-		printf("%s: configuration OK\n", m.conf_path);
+		printf("%s: configuration OK\n", m.args.conf_path);
 		return 0;
 	}
-	if (!foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
+	if (!m.args.foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
 		fatal("cannot detach: %s", strerror(errno));
 
 	sigemptyset(&mask);

@@ -1,6 +1,8 @@
 /* daemon: detaching from the terminal, and telling the parent or systemd we are ready */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -10,8 +12,59 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 
 static int daemon_pipe = -1;
+
+static void daemon_usage(FILE *f, const char *prog, const char *conf_default)
+{
+	fprintf(f,
+		"usage: %s [-c FILE] [-f] [-t] [-v]\n"
+		"  -c FILE  configuration (default %s)\n"
+		"  -f       stay in the foreground\n"
+		"  -t       check the configuration and exit\n"
+		"  -v       log debug messages\n"
+		"  -V       print the version and exit\n", prog, conf_default);
+}
+
+int daemon_args_parse(int argc, char **argv, const char *prog, const char *conf_default,
+		      struct daemon_args *a)
+{
+	int opt;
+
+	*a = (struct daemon_args){ .conf_path = conf_default };
+	while ((opt = getopt(argc, argv, "c:ftvVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			a->conf_path = optarg;
+			a->conf_given = true;
+			break;
+		case 'f':
+			a->foreground = true;
+			break;
+		case 't':
+			a->test = true;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'V':
+			printf("%s %s\n", prog, ASCALE_VERSION);
+			return 0;
+		case 'h':
+			daemon_usage(stdout, prog, conf_default);
+			return 0;
+		default:
+			daemon_usage(stderr, prog, conf_default);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		daemon_usage(stderr, prog, conf_default);
+		return 2;
+	}
+	return -1;
+}
 
 int daemon_detach(void)
 {

@@ -2,6 +2,25 @@
 #ifndef ASCALE_DAEMON_H
 #define ASCALE_DAEMON_H
 
+#include <stdbool.h>
+
+/* The options both daemons take: [-c FILE] [-f] [-t] [-v] [-V] [-h]. */
+struct daemon_args {
+	const char *conf_path;
+	bool conf_given;	/* -c: the file must exist */
+	bool foreground;	/* -f */
+	bool test;		/* -t: check the configuration and exit */
+	bool verbose;		/* -v */
+};
+
+/*
+ * Parses argv for prog (its name in messages and -V) with conf_default as
+ * the configuration; returns -1 to go on, or the exit code (0 after -h or -V,
+ * 2 after a bad option).
+ */
+int daemon_args_parse(int argc, char **argv, const char *prog, const char *conf_default,
+		      struct daemon_args *a);
+
 /*
  * Forks into the background.  The parent stays until the child calls
  * daemon_ready() (then exits 0) or dies (then exits 1), so a shell sees start-up

@@ -45,17 +45,23 @@ struct coord {
 
 static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata);
 
-/* Arms the setting's timer for the first boundary after now, plus the settle delay. */
+/*
+ * Arms the setting's timer for its next boundary, which is evaluated a
+ * settle delay after it: every boundary in turn, unless the loop fell
+ * behind (then the first one still ahead), and never back (the engine
+ * refuses time that goes back, as after a clock step).
+ */
 static int coord_arm(struct coord_setting *cs, int64_t now_ns)
 {
 	const struct coord_conf *conf = cs->coord->conf;
 	int64_t every = setting_evaluate_every(conf->engine, &conf->engine->settings[cs->index]);
+	int64_t ahead = ((now_ns - conf->settle_ns) / every + 1) * every;
 	uint64_t when;
 
-	/* never back: the engine refuses time that goes back (a clock step) */
-	if (cs->next_ns && now_ns < cs->next_ns)
-		now_ns = cs->next_ns;
-	cs->next_ns = (now_ns / every + 1) * every;
+	if (!cs->next_ns || cs->next_ns + every < ahead)
+		cs->next_ns = ahead;
+	else
+		cs->next_ns += every;
 	when = (uint64_t)(cs->next_ns + conf->settle_ns) / NSEC_PER_USEC;
 	if (!cs->timer)
 		return sd_event_add_time(cs->coord->event, &cs->timer, CLOCK_REALTIME, when,

@@ -1,6 +1,5 @@
 /* ascoord: the coordinator: evaluates the autoscale settings and answers asctl */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,18 +14,6 @@
 #include "daemon.h"
 #include "keyfile.h"
 #include "log.h"
-#include "version.h"
-
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: ascoord [-c FILE] [-f] [-t] [-v]\n"
-		"  -c FILE  configuration (default %s)\n"
-		"  -f       stay in the foreground\n"
-		"  -t       check the configuration and exit\n"
-		"  -v       log debug messages\n"
-		"  -V       print the version and exit\n", COORD_CONF_PATH);
-}
 
 /* -t: the key file must load as the daemon would load it. */
 static int main_check_keys(const char *path)
@@ -54,58 +41,31 @@ static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 int main(int argc, char **argv)
 {
-	const char *path = COORD_CONF_PATH;
-	bool foreground = false, test = false, verbose = false;
+	struct daemon_args args;
 	struct coord *coord = NULL;
 	struct coord_conf conf;
 	char status[256];
 	sd_event *e = NULL;
 	sigset_t mask;
-	int opt, r;
+	int r;
 
-	while ((opt = getopt(argc, argv, "c:ftvVh")) != -1) {
-		switch (opt) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'f':
-			foreground = true;
-			break;
-		case 't':
-			test = true;
-			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'V':
-			printf("ascoord %s\n", ASCALE_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return 2;
-	}
-	log_init("ascoord", verbose);
+	r = daemon_args_parse(argc, argv, "ascoord", COORD_CONF_PATH, &args);
+	if (r >= 0)
+		return r;
+	log_init("ascoord", args.verbose);
 	coord_conf_defaults(&conf);
-	if (coord_conf_load(path, &conf) < 0)
+	if (coord_conf_load(args.conf_path, &conf) < 0)
 		return 2;
-	if (test) {
+	if (args.test) {
 		if (conf.nlisten && main_check_keys(conf.key_file) < 0) {
 			coord_conf_free(&conf);
 			return 2;
 		}
-		printf("%s: configuration OK (%zu settings)\n", path, conf.engine->nsettings);
+		printf("%s: configuration OK (%zu settings)\n", args.conf_path, conf.engine->nsettings);
 		coord_conf_free(&conf);
 		return 0;
 	}
-	if (!foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
+	if (!args.foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
 		fatal("cannot detach: %s", strerror(errno));
 
 	sigemptyset(&mask);

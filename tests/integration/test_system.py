@@ -96,6 +96,11 @@ class System(unittest.TestCase):
         self.assertIsNotNone(observed)
         self.assertGreater(observed, 5)   # two busy cgroups: well above idle
 
+        # every boundary is evaluated, even with a settle delay longer than the tick
+        t0 = st["ticks"]
+        time.sleep(3.2)
+        self.assertGreaterEqual(self.d.status()["ticks"] - t0, 3)
+
         # the agents show their connection in the ring
         s = metrics(a.ring)["stream"][0]
         self.assertEqual(s["state"], "connected")
