@@ -61,7 +61,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -Icommon -Icoordinator $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRCS) $(ENGINE_SRCS))
-BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
 .PHONY: all check bench deps install clean unit fuzz deb rpm

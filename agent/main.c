@@ -101,20 +101,11 @@ static int main_hup(sd_event_source *s, const struct signalfd_siginfo *si, void 
 	return 0;
 }
 
-static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	(void)userdata;
-	log_info("signal %u: stopping", si->ssi_signo);
-	sd_notify(0, "STOPPING=1");
-	return sd_event_exit(sd_event_source_get_event(s), 0);
-}
-
 int main(int argc, char **argv)
 {
 	struct main_state m = { .timer_fd = -1 };
 	struct agent_conf conf;
 	sd_event *e = NULL;
-	sigset_t mask;
 	int r;
 
 	r = daemon_args_parse(argc, argv, "asagent", AGENT_CONF_PATH, &m.args);
@@ -132,18 +123,12 @@ int main(int argc, char **argv)
 	if (!m.args.foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
 		fatal("cannot detach: %s", strerror(errno));
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-
+	r = daemon_event_new(&e);
+	if (r < 0)
+		fatal("sd-event: %s", strerror(-r));
 	r = agent_start(&conf, &m.agent);
 	if (r < 0)
 		return 1;
-	r = sd_event_default(&e);
-	if (r < 0)
-		fatal("sd-event: %s", strerror(-r));
 	if (agent_stream_start(m.agent, e) < 0) {
 		agent_stop(m.agent);
 		sd_event_unref(e);
@@ -153,10 +138,7 @@ int main(int argc, char **argv)
 	if (m.timer_fd < 0 || main_arm(&m) < 0)
 		fatal("timerfd: %s", strerror(errno));
 	if ((r = sd_event_add_io(e, &m.timer, m.timer_fd, EPOLLIN, main_tick, &m)) < 0 ||
-	    (r = sd_event_add_signal(e, NULL, SIGTERM, main_term, &m)) < 0 ||
-	    (r = sd_event_add_signal(e, NULL, SIGINT, main_term, &m)) < 0 ||
-	    (r = sd_event_add_signal(e, NULL, SIGHUP, main_hup, &m)) < 0 ||
-	    (r = sd_event_set_watchdog(e, true)) < 0)
+	    (r = sd_event_add_signal(e, NULL, SIGHUP, main_hup, &m)) < 0)
 		fatal("sd-event: %s", strerror(-r));
 
 	r = sd_event_loop(e);

@@ -1,6 +1,7 @@
 /* daemon: detaching from the terminal, and telling the parent or systemd we are ready */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -103,6 +105,37 @@ int daemon_detach(void)
 		dup2(fd, STDOUT_FILENO);
 		if (fd > STDERR_FILENO)
 			close(fd);
+	}
+	return 0;
+}
+
+static int daemon_on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	(void)userdata;
+	log_info("signal %u: stopping", si->ssi_signo);
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+int daemon_event_new(sd_event **e)
+{
+	sigset_t mask;
+	int r;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	r = sd_event_default(e);
+	if (r < 0)
+		return r;
+	if ((r = sd_event_add_signal(*e, NULL, SIGTERM, daemon_on_term, NULL)) < 0 ||
+	    (r = sd_event_add_signal(*e, NULL, SIGINT, daemon_on_term, NULL)) < 0 ||
+	    (r = sd_event_set_watchdog(*e, true)) < 0) {
+		*e = sd_event_unref(*e);
+		return r;
 	}
 	return 0;
 }

@@ -28,6 +28,14 @@ int daemon_args_parse(int argc, char **argv, const char *prog, const char *conf_
  * sends its logs to syslog.
  */
 int daemon_detach(void);
+/*
+ * The daemons' event loop: SIGTERM and SIGINT end it (STOPPING=1 to
+ * systemd), SIGHUP is blocked for the caller to handle (or to ignore),
+ * SIGPIPE is ignored, and WATCHDOG=1 is sent when the unit asks for it.
+ * Returns 0 or -errno.
+ */
+struct sd_event;
+int daemon_event_new(struct sd_event **e);
 /* Ready: releases a waiting parent and sends READY=1 to systemd when it asks. */
 void daemon_ready(const char *status);
 

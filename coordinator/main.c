@@ -31,14 +31,6 @@ static int main_check_keys(const char *path)
 	return 0;
 }
 
-static int main_term(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
-{
-	(void)userdata;
-	log_info("signal %u: stopping", si->ssi_signo);
-	sd_notify(0, "STOPPING=1");
-	return sd_event_exit(sd_event_source_get_event(s), 0);
-}
-
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
@@ -46,7 +38,6 @@ int main(int argc, char **argv)
 	struct coord_conf conf;
 	char status[256];
 	sd_event *e = NULL;
-	sigset_t mask;
 	int r;
 
 	r = daemon_args_parse(argc, argv, "ascoord", COORD_CONF_PATH, &args);
@@ -68,18 +59,8 @@ int main(int argc, char **argv)
 	if (!args.foreground && getenv("NOTIFY_SOCKET") == NULL && daemon_detach() < 0)
 		fatal("cannot detach: %s", strerror(errno));
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	r = sd_event_default(&e);
+	r = daemon_event_new(&e);
 	if (r < 0)
-		fatal("sd-event: %s", strerror(-r));
-	if ((r = sd_event_add_signal(e, NULL, SIGTERM, main_term, NULL)) < 0 ||
-	    (r = sd_event_add_signal(e, NULL, SIGINT, main_term, NULL)) < 0 ||
-	    (r = sd_event_set_watchdog(e, true)) < 0)
 		fatal("sd-event: %s", strerror(-r));
 	r = coord_start(e, &conf, &coord);
 	if (r < 0)
