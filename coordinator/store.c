@@ -120,26 +120,30 @@ static void series_free(struct series *s)
 	free(s->blocks);
 }
 
+static void instance_free(struct instance *in)
+{
+	size_t j;
+
+	for (j = 0; j < in->nlabels; j++) {
+		free(in->keys[j]);
+		free(in->values[j]);
+	}
+	free(in->keys);
+	free(in->values);
+	free(in->name);
+	free(in->deployment);
+	free(in->endpoint);
+	free(in->hkey);
+}
+
 void store_free(struct store *st)
 {
-	size_t i, j;
+	size_t i;
 
 	if (!st)
 		return;
-	for (i = 0; i < st->ninst; i++) {
-		struct instance *in = &st->inst[i];
-
-		for (j = 0; j < in->nlabels; j++) {
-			free(in->keys[j]);
-			free(in->values[j]);
-		}
-		free(in->keys);
-		free(in->values);
-		free(in->name);
-		free(in->deployment);
-		free(in->endpoint);
-		free(in->hkey);
-	}
+	for (i = 0; i < st->ninst; i++)
+		instance_free(&st->inst[i]);
 	free(st->inst);
 	free(st->hash);
 	for (i = 0; i < st->nmetrics; i++) {
@@ -256,16 +260,7 @@ int store_instance(struct store *st, const char *name, const char *deployment,
 	st->hash[h] = (int)st->ninst;
 	return (int)st->ninst++;
 nomem:
-	for (i = 0; i < in->nlabels; i++) {
-		free(in->keys[i]);
-		free(in->values[i]);
-	}
-	free(in->keys);
-	free(in->values);
-	free(in->name);
-	free(in->deployment);
-	free(in->endpoint);
-	free(in->hkey);
+	instance_free(in);
 	return -ENOMEM;
 }
 
