@@ -10,17 +10,16 @@
 #include <strings.h>
 
 #include "arm.h"
+#include "arm_json.h"
 #include "log.h"
 #include "timeutil.h"
 #include "tz.h"
 
 #define IMPORT_SETTINGS_MAX	1000
 #define IMPORT_PROFILES_MAX	(2 * PROFILES_MAX)	/* ours and their auto-created pairs */
-#define PATH_MAX_LEN		256
 
 struct imp {
-	const char *src;
-	char where[48];			/* "", "[3]." or "resources[3]." */
+	struct arm_json js;		/* source and "where" prefix of messages */
 	struct engine_conf *conf;
 	size_t cap;
 	struct arm_target *t;
@@ -32,7 +31,7 @@ struct az_profile {
 	const char *name;		/* as Azure has it */
 	bool is_auto;			/* an auto-created pair of the default */
 	char for_name[256];		/* the profile it ends */
-	char path[PATH_MAX_LEN];
+	char path[ARM_JSON_PATH_MAX];
 	bool used;
 	struct profile p;
 };
@@ -45,204 +44,6 @@ static const char *const op_names[] = {
 static const char *const day_names[] = {
 	"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", NULL
 };
-
-static int fail(struct imp *im, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(struct imp *im, const char *path, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_err("%s: %s%s: %s", im->src, im->where, path, msg);
-	return -EINVAL;
-}
-
-/* Text from the input, cut and cleaned for a message. */
-static const char *shown(const char *s, char *buf, size_t len)
-{
-	size_t i;
-
-	for (i = 0; s[i] && i + 4 < len && i < 60; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f ? '?' : s[i];
-	if (s[i] && i + 4 <= len) {
-		memcpy(buf + i, "...", 3);
-		i += 3;
-	}
-	buf[i] = '\0';
-	return buf;
-}
-
-static const char *type_name(const json_t *j)
-{
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: case JSON_REAL: return "a number";
-	case JSON_TRUE: case JSON_FALSE: return "a boolean";
-	default: return "null";
-	}
-}
-
-/* obj[key], the exact key first, then any case (az and hand-written JSON vary). */
-static json_t *member(const json_t *obj, const char *key)
-{
-	const char *k;
-	json_t *v;
-
-	if (!json_is_object(obj))
-		return NULL;
-	v = json_object_get(obj, key);
-	if (v)
-		return v;
-	json_object_foreach((json_t *)obj, k, v)
-		if (strcasecmp(k, key) == 0)
-			return v;
-	return NULL;
-}
-
-/* Paths are for messages: a cut one ends in "..." */
-static void path_cut(char *out, int n)
-{
-	if (n < 0 || n >= PATH_MAX_LEN)
-		memcpy(out + PATH_MAX_LEN - 4, "...", 4);
-}
-
-static void path_join(char *out, const char *parent, const char *key)
-{
-	path_cut(out, snprintf(out, PATH_MAX_LEN, "%s%s%s", parent, parent[0] ? "." : "", key));
-}
-
-static void path_index(char *out, const char *parent, const char *key, size_t i)
-{
-	path_cut(out, snprintf(out, PATH_MAX_LEN, "%s%s%s[%zu]", parent, parent[0] ? "." : "", key, i));
-}
-
-/* A member of type want (JSON_NULL: any); absent or null gives NULL, an error when required. */
-static int get(struct imp *im, const json_t *obj, const char *parent, const char *key,
-	       json_type want, bool required, json_t **out)
-{
-	static const char *const wanted[] = {
-		[JSON_OBJECT] = "an object", [JSON_ARRAY] = "an array", [JSON_STRING] = "a string",
-		[JSON_INTEGER] = "a number", [JSON_REAL] = "a number", [JSON_TRUE] = "true or false",
-		[JSON_FALSE] = "true or false", [JSON_NULL] = "a value",
-	};
-	char path[PATH_MAX_LEN];
-	json_t *v = member(obj, key);
-
-	*out = NULL;
-	path_join(path, parent, key);
-	if (!v || json_is_null(v)) {
-		if (required)
-			return fail(im, path, "expected %s", wanted[want]);
-		return 0;
-	}
-	if (want == JSON_NULL || json_typeof(v) == want ||
-	    (want == JSON_INTEGER && json_is_number(v)) ||
-	    (want == JSON_TRUE && json_is_boolean(v))) {
-		*out = v;
-		return 0;
-	}
-	return fail(im, path, "expected %s, not %s", wanted[want], type_name(v));
-}
-
-static int get_string(struct imp *im, const json_t *obj, const char *parent, const char *key,
-		      bool required, const char **out)
-{
-	json_t *v;
-
-	*out = NULL;
-	if (get(im, obj, parent, key, JSON_STRING, required, &v) < 0)
-		return -EINVAL;
-	if (v)
-		*out = json_string_value(v);
-	return 0;
-}
-
-static int get_choice(struct imp *im, const json_t *obj, const char *parent, const char *key,
-		      const char *const *names, int *out)
-{
-	char path[PATH_MAX_LEN], list[256], b[80];
-	const char *s;
-	size_t off = 0;
-	int i;
-
-	if (get_string(im, obj, parent, key, true, &s) < 0)
-		return -EINVAL;
-	for (i = 0; names[i]; i++) {
-		if (strcasecmp(s, names[i]) == 0) {
-			*out = i;
-			return 0;
-		}
-	}
-	list[0] = '\0';
-	for (i = 0; names[i] && off < sizeof(list); i++)
-		off += snprintf(list + off, sizeof(list) - off, "%s%s",
-				i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
-	path_join(path, parent, key);
-	return fail(im, path, "expected %s, not '%s'", list, shown(s, b, sizeof(b)));
-}
-
-/* A count given as a string of digits (Azure's form) or a number, in [min, max]. */
-static int get_count(struct imp *im, const json_t *obj, const char *parent, const char *key,
-		     unsigned min, unsigned max, unsigned *out)
-{
-	char path[PATH_MAX_LEN], b[80];
-	const char *s;
-	json_t *v;
-	long long n = -1;
-	size_t i;
-
-	if (get(im, obj, parent, key, JSON_NULL, true, &v) < 0)
-		return -EINVAL;
-	path_join(path, parent, key);
-	if (json_is_string(v)) {
-		s = json_string_value(v);
-		for (i = 0, n = 0; s[i] && n <= 100000; i++) {
-			if (!isdigit((unsigned char)s[i]))
-				break;
-			n = n * 10 + (s[i] - '0');
-		}
-		if (!i || s[i])
-			return fail(im, path, "expected a whole number from %u to %u, not '%s'",
-				    min, max, shown(s, b, sizeof(b)));
-	} else if (json_is_integer(v)) {
-		n = json_integer_value(v);
-	} else {
-		return fail(im, path, "expected a whole number as a string, not %s", type_name(v));
-	}
-	if (n < min || n > max)
-		return fail(im, path, "expected a whole number from %u to %u, not %lld", min, max, n);
-	*out = (unsigned)n;
-	return 0;
-}
-
-static int get_duration(struct imp *im, const json_t *obj, const char *parent, const char *key,
-			bool required, int64_t min, int64_t max, bool whole, int64_t *out)
-{
-	char path[PATH_MAX_LEN], b[80], lo[32], hi[32];
-	const char *s;
-	int64_t ns;
-
-	if (get_string(im, obj, parent, key, required, &s) < 0)
-		return -EINVAL;
-	if (!s)
-		return 0;
-	path_join(path, parent, key);
-	arm_duration_format(min, lo, sizeof(lo));
-	arm_duration_format(max, hi, sizeof(hi));
-	if (arm_duration_parse(s, &ns) < 0)
-		return fail(im, path, "expected an ISO 8601 duration (such as PT1M, PT5M or PT1H30M), not '%s'",
-			    shown(s, b, sizeof(b)));
-	if (ns < min || ns > max || (whole && ns % NSEC_PER_SEC))
-		return fail(im, path, "expected %sa duration from %s to %s, not '%s'",
-			    whole ? "whole seconds, " : "", lo, hi, shown(s, b, sizeof(b)));
-	*out = ns;
-	return 0;
-}
 
 /* An Azure name as one of ours: other characters become '-'. */
 static void name_clean(const char *in, char *out, size_t len)
@@ -272,52 +73,52 @@ static int copy_text(struct imp *im, const char *path, const char *s, char *out,
 	const char *p;
 
 	if (strlen(s) >= size)
-		return fail(im, path, "expected at most %zu characters, not '%s'", size - 1,
-			    shown(s, b, sizeof(b)));
+		return arm_json_fail(&im->js, path, "expected at most %zu characters, not '%s'", size - 1,
+			    arm_json_shown(s, b, sizeof(b)));
 	for (p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == '"')
-			return fail(im, path, "expected no quote or control character in '%s'",
-				    shown(s, b, sizeof(b)));
+			return arm_json_fail(&im->js, path, "expected no quote or control character in '%s'",
+				    arm_json_shown(s, b, sizeof(b)));
 	memcpy(out, s, strlen(s) + 1);
 	return 0;
 }
 
 static int parse_dimension(struct imp *im, const json_t *jd, const char *path, struct cond_filter *f)
 {
-	char vpath[PATH_MAX_LEN], ipath[PATH_MAX_LEN], b[80];
+	char vpath[ARM_JSON_PATH_MAX], ipath[ARM_JSON_PATH_MAX], b[80];
 	const char *name, *v;
 	json_t *values, *jv;
 	size_t i, used = 0, n;
 	int op;
 
 	if (!json_is_object(jd))
-		return fail(im, path, "expected an object, not %s", type_name(jd));
+		return arm_json_fail(&im->js, path, "expected an object, not %s", arm_json_type_name(jd));
 	memset(f, 0, sizeof(*f));
-	if (get_string(im, jd, path, "DimensionName", true, &name) < 0 ||
-	    get_choice(im, jd, path, "Operator", op_names, &op) < 0 ||
-	    get(im, jd, path, "Values", JSON_ARRAY, true, &values) < 0)
+	if (arm_json_string(&im->js, jd, path, "DimensionName", true, &name) < 0 ||
+	    arm_json_choice(&im->js, jd, path, "Operator", op_names, &op) < 0 ||
+	    arm_json_get(&im->js, jd, path, "Values", JSON_ARRAY, true, &values) < 0)
 		return -EINVAL;
-	path_join(vpath, path, "DimensionName");
+	arm_json_path_join(vpath, path, "DimensionName");
 	if (!*name || copy_text(im, vpath, name, f->dim, sizeof(f->dim)) < 0)
-		return *name ? -EINVAL : fail(im, vpath, "expected a dimension name");
+		return *name ? -EINVAL : arm_json_fail(&im->js, vpath, "expected a dimension name");
 	if (op > 1) {
-		path_join(vpath, path, "Operator");
-		return fail(im, vpath, "expected Equals or NotEquals, not '%s'", op_names[op]);
+		arm_json_path_join(vpath, path, "Operator");
+		return arm_json_fail(&im->js, vpath, "expected Equals or NotEquals, not '%s'", op_names[op]);
 	}
 	f->negate = op == 1;
-	path_join(vpath, path, "Values");
+	arm_json_path_join(vpath, path, "Values");
 	if (json_array_size(values) == 0 || json_array_size(values) > COND_VALUES_MAX)
-		return fail(im, vpath, "expected 1 to %d values, not %zu", COND_VALUES_MAX,
+		return arm_json_fail(&im->js, vpath, "expected 1 to %d values, not %zu", COND_VALUES_MAX,
 			    json_array_size(values));
 	json_array_foreach(values, i, jv) {
-		path_index(ipath, path, "Values", i);
+		arm_json_path_index(ipath, path, "Values", i);
 		if (!json_is_string(jv))
-			return fail(im, ipath, "expected a string, not %s", type_name(jv));
+			return arm_json_fail(&im->js, ipath, "expected a string, not %s", arm_json_type_name(jv));
 		v = json_string_value(jv);
 		n = strlen(v);
 		if (!n || used + n + 1 > sizeof(f->buf))
-			return fail(im, ipath, "expected a value of 1 to %zu characters in all, not '%s'",
-				    sizeof(f->buf) - COND_VALUES_MAX, shown(v, b, sizeof(b)));
+			return arm_json_fail(&im->js, ipath, "expected a value of 1 to %zu characters in all, not '%s'",
+				    sizeof(f->buf) - COND_VALUES_MAX, arm_json_shown(v, b, sizeof(b)));
 		memcpy(f->buf + used, v, n + 1);
 		f->off[f->nvalues++] = (uint16_t)used;
 		used += n + 1;
@@ -334,9 +135,9 @@ static int check_condition(struct imp *im, const char *path, const struct condit
 	bool same;
 
 	if (condition_format(c, text, sizeof(text)) < 0)
-		return fail(im, path, "the condition is too long for ascale's condition grammar");
+		return arm_json_fail(&im->js, path, "the condition is too long for ascale's condition grammar");
 	if (condition_parse(text, &back, err, sizeof(err)) < 0)
-		return fail(im, path, "cannot be written in ascale's condition grammar ('%s': %s): names and values must not hold blanks or the words or/and",
+		return arm_json_fail(&im->js, path, "cannot be written in ascale's condition grammar ('%s': %s): names and values must not hold blanks or the words or/and",
 			    text, err);
 	same = strcmp(back.ns, c->ns) == 0 && strcasecmp(back.metric, c->metric) == 0 &&
 	       strcmp(back.metric, c->metric) == 0 && back.op == c->op &&
@@ -351,7 +152,7 @@ static int check_condition(struct imp *im, const char *path, const struct condit
 				      cond_filter_value(&c->filters[i], j)) == 0;
 	}
 	if (!same)
-		return fail(im, path, "cannot be written in ascale's condition grammar ('%s' reads back differently): names and values must not hold blanks, ',' or the words or/and",
+		return arm_json_fail(&im->js, path, "cannot be written in ascale's condition grammar ('%s' reads back differently): names and values must not hold blanks, ',' or the words or/and",
 			    text);
 	return 0;
 }
@@ -360,76 +161,76 @@ static int parse_trigger(struct imp *im, const json_t *jt, const char *path, str
 			 const char *target_uri, const char *endpoint_uri)
 {
 	struct condition *c = &r->cond;
-	char p2[PATH_MAX_LEN], b[80];
+	char p2[ARM_JSON_PATH_MAX], b[80];
 	const char *s;
 	json_t *v, *dims, *jd;
 	int k;
 	size_t i;
 
-	if (get_string(im, jt, path, "metricName", true, &s) < 0)
+	if (arm_json_string(&im->js, jt, path, "metricName", true, &s) < 0)
 		return -EINVAL;
-	path_join(p2, path, "metricName");
+	arm_json_path_join(p2, path, "metricName");
 	if (!*s)
-		return fail(im, p2, "expected a metric name");
+		return arm_json_fail(&im->js, p2, "expected a metric name");
 	if (copy_text(im, p2, s, c->metric, sizeof(c->metric)) < 0)
 		return -EINVAL;
-	if (get_string(im, jt, path, "metricNamespace", false, &s) < 0)
+	if (arm_json_string(&im->js, jt, path, "metricNamespace", false, &s) < 0)
 		return -EINVAL;
-	path_join(p2, path, "metricNamespace");
+	arm_json_path_join(p2, path, "metricNamespace");
 	if (s && copy_text(im, p2, s, c->ns, sizeof(c->ns)) < 0)
 		return -EINVAL;
 
-	if (get_string(im, jt, path, "metricResourceUri", false, &s) < 0)
+	if (arm_json_string(&im->js, jt, path, "metricResourceUri", false, &s) < 0)
 		return -EINVAL;
 	r->resource = RESOURCE_DEPLOYMENT;
 	if (s && strcasecmp(s, target_uri) != 0) {
-		path_join(p2, path, "metricResourceUri");
+		arm_json_path_join(p2, path, "metricResourceUri");
 		if (!endpoint_uri || strcasecmp(s, endpoint_uri) != 0)
-			return fail(im, p2, "expected the target resource or its online endpoint, not '%s'",
-				    shown(s, b, sizeof(b)));
+			return arm_json_fail(&im->js, p2, "expected the target resource or its online endpoint, not '%s'",
+				    arm_json_shown(s, b, sizeof(b)));
 		r->resource = RESOURCE_ENDPOINT;
 	}
-	if (get_duration(im, jt, path, "timeGrain", true, NSEC_PER_SEC, 366 * 86400 * NSEC_PER_SEC,
+	if (arm_json_duration(&im->js, jt, path, "timeGrain", true, NSEC_PER_SEC, 366 * 86400 * NSEC_PER_SEC,
 			 true, &r->grain_ns) < 0 ||
-	    get_choice(im, jt, path, "statistic", stat_names, &k) < 0)
+	    arm_json_choice(&im->js, jt, path, "statistic", stat_names, &k) < 0)
 		return -EINVAL;
 	r->grain_stat = (enum grain_stat)k;
-	if (get_duration(im, jt, path, "timeWindow", true, NSEC_PER_SEC, 366 * 86400 * NSEC_PER_SEC,
+	if (arm_json_duration(&im->js, jt, path, "timeWindow", true, NSEC_PER_SEC, 366 * 86400 * NSEC_PER_SEC,
 			 true, &c->period_ns) < 0 ||
-	    get_choice(im, jt, path, "timeAggregation", agg_names, &k) < 0)
+	    arm_json_choice(&im->js, jt, path, "timeAggregation", agg_names, &k) < 0)
 		return -EINVAL;
 	c->agg = (enum cond_agg)k;
-	if (get_choice(im, jt, path, "operator", op_names, &k) < 0)
+	if (arm_json_choice(&im->js, jt, path, "operator", op_names, &k) < 0)
 		return -EINVAL;
 	c->op = (enum cond_op)k;
-	if (get(im, jt, path, "threshold", JSON_INTEGER, true, &v) < 0)
+	if (arm_json_get(&im->js, jt, path, "threshold", JSON_INTEGER, true, &v) < 0)
 		return -EINVAL;
 	c->threshold = json_number_value(v);
 	if (!isfinite(c->threshold) || fabs(c->threshold) > 1e300) {
-		path_join(p2, path, "threshold");
-		return fail(im, p2, "expected a finite number");
+		arm_json_path_join(p2, path, "threshold");
+		return arm_json_fail(&im->js, p2, "expected a finite number");
 	}
-	if (get(im, jt, path, "dimensions", JSON_ARRAY, false, &dims) < 0)
+	if (arm_json_get(&im->js, jt, path, "dimensions", JSON_ARRAY, false, &dims) < 0)
 		return -EINVAL;
 	if (json_array_size(dims) > COND_FILTERS_MAX) {
-		path_join(p2, path, "dimensions");
-		return fail(im, p2, "expected at most %d dimensions, not %zu", COND_FILTERS_MAX,
+		arm_json_path_join(p2, path, "dimensions");
+		return arm_json_fail(&im->js, p2, "expected at most %d dimensions, not %zu", COND_FILTERS_MAX,
 			    json_array_size(dims));
 	}
 	json_array_foreach(dims, i, jd) {
-		path_index(p2, path, "dimensions", i);
+		arm_json_path_index(p2, path, "dimensions", i);
 		if (parse_dimension(im, jd, p2, &c->filters[i]) < 0)
 			return -EINVAL;
 		c->nfilters++;
 	}
-	if (get(im, jt, path, "dividePerInstance", JSON_TRUE, false, &v) < 0)
+	if (arm_json_get(&im->js, jt, path, "dividePerInstance", JSON_TRUE, false, &v) < 0)
 		return -EINVAL;
 	r->divide_per_instance = v && json_is_true(v);
-	path_join(p2, path, "timeGrain");
+	arm_json_path_join(p2, path, "timeGrain");
 	if (r->grain_ns > c->period_ns)
-		return fail(im, p2, "expected a time grain of at most the timeWindow");
+		return arm_json_fail(&im->js, p2, "expected a time grain of at most the timeWindow");
 	if (c->period_ns / r->grain_ns > WINDOW_GRAINS_MAX)
-		return fail(im, p2, "expected at most %d grains in the timeWindow", WINDOW_GRAINS_MAX);
+		return arm_json_fail(&im->js, p2, "expected at most %d grains in the timeWindow", WINDOW_GRAINS_MAX);
 	r->has_cond = true;
 	return check_condition(im, path, c);
 }
@@ -440,50 +241,50 @@ static int parse_action(struct imp *im, const json_t *ja, const char *path, stru
 	static const char *const types[] = {
 		"ChangeCount", "PercentChangeCount", "ExactCount", "ServiceAllowedNextValue", NULL
 	};
-	char p2[PATH_MAX_LEN];
+	char p2[ARM_JSON_PATH_MAX];
 	int dir, type;
 
-	if (get_choice(im, ja, path, "direction", directions, &dir) < 0 ||
-	    get_choice(im, ja, path, "type", types, &type) < 0)
+	if (arm_json_choice(&im->js, ja, path, "direction", directions, &dir) < 0 ||
+	    arm_json_choice(&im->js, ja, path, "type", types, &type) < 0)
 		return -EINVAL;
-	path_join(p2, path, "type");
+	arm_json_path_join(p2, path, "type");
 	if (type == 3)
-		return fail(im, p2, "expected ChangeCount, PercentChangeCount or ExactCount: ServiceAllowedNextValue is not supported");
+		return arm_json_fail(&im->js, p2, "expected ChangeCount, PercentChangeCount or ExactCount: ServiceAllowedNextValue is not supported");
 	if (type == 2) {
 		r->kind = SCALE_TO;	/* the direction of an exact count does not matter */
-		if (get_count(im, ja, path, "value", 0, COUNT_MAX, &r->amount) < 0)
+		if (arm_json_count(&im->js, ja, path, "value", 0, COUNT_MAX, &r->amount) < 0)
 			return -EINVAL;
 	} else {
 		if (dir == 2) {
-			path_join(p2, path, "direction");
-			return fail(im, p2, "expected Increase or Decrease for a %s, not 'None'", types[type]);
+			arm_json_path_join(p2, path, "direction");
+			return arm_json_fail(&im->js, p2, "expected Increase or Decrease for a %s, not 'None'", types[type]);
 		}
 		r->kind = dir == 0 ? SCALE_OUT : SCALE_IN;
 		r->percent = type == 1;
-		if (get_count(im, ja, path, "value", 1, r->percent ? 100 : COUNT_MAX, &r->amount) < 0)
+		if (arm_json_count(&im->js, ja, path, "value", 1, r->percent ? 100 : COUNT_MAX, &r->amount) < 0)
 			return -EINVAL;
 	}
 	r->seen |= 2;
-	return get_duration(im, ja, path, "cooldown", true, 0, 7 * 86400 * NSEC_PER_SEC, false,
+	return arm_json_duration(&im->js, ja, path, "cooldown", true, 0, 7 * 86400 * NSEC_PER_SEC, false,
 			    &r->cooldown_ns);
 }
 
 static int parse_rule(struct imp *im, const json_t *jr, const char *path, struct rule *r,
 		      const char *target_uri, const char *endpoint_uri)
 {
-	char p2[PATH_MAX_LEN];
+	char p2[ARM_JSON_PATH_MAX];
 	json_t *jt, *ja;
 
 	if (!json_is_object(jr))
-		return fail(im, path, "expected an object, not %s", type_name(jr));
+		return arm_json_fail(&im->js, path, "expected an object, not %s", arm_json_type_name(jr));
 	memset(r, 0, sizeof(*r));
-	if (get(im, jr, path, "metricTrigger", JSON_OBJECT, true, &jt) < 0 ||
-	    get(im, jr, path, "scaleAction", JSON_OBJECT, true, &ja) < 0)
+	if (arm_json_get(&im->js, jr, path, "metricTrigger", JSON_OBJECT, true, &jt) < 0 ||
+	    arm_json_get(&im->js, jr, path, "scaleAction", JSON_OBJECT, true, &ja) < 0)
 		return -EINVAL;
-	path_join(p2, path, "metricTrigger");
+	arm_json_path_join(p2, path, "metricTrigger");
 	if (parse_trigger(im, jt, p2, r, target_uri, endpoint_uri) < 0)
 		return -EINVAL;
-	path_join(p2, path, "scaleAction");
+	arm_json_path_join(p2, path, "scaleAction");
 	return parse_action(im, ja, p2, r);
 }
 
@@ -491,17 +292,17 @@ static int parse_rule(struct imp *im, const json_t *jr, const char *path, struct
 
 static int parse_zone(struct imp *im, const json_t *obj, const char *path, struct profile *p)
 {
-	char p2[PATH_MAX_LEN], b[80];
+	char p2[ARM_JSON_PATH_MAX], b[80];
 	const char *s;
 
-	if (get_string(im, obj, path, "timeZone", false, &s) < 0)
+	if (arm_json_string(&im->js, obj, path, "timeZone", false, &s) < 0)
 		return -EINVAL;
 	if (!s || strcasecmp(s, "UTC") == 0)
 		return 0;
-	path_join(p2, path, "timeZone");
+	arm_json_path_join(p2, path, "timeZone");
 	if (strlen(s) >= sizeof(p->tz_name) || tz_load(s, &p->tz) < 0)
-		return fail(im, p2, "expected a Windows zone name (such as Pacific Standard Time) or an IANA name, not '%s'",
-			    shown(s, b, sizeof(b)));
+		return arm_json_fail(&im->js, p2, "expected a Windows zone name (such as Pacific Standard Time) or an IANA name, not '%s'",
+			    arm_json_shown(s, b, sizeof(b)));
 	snprintf(p->tz_name, sizeof(p->tz_name), "%s", s);
 	return 0;
 }
@@ -511,13 +312,13 @@ static int parse_date(struct imp *im, const json_t *obj, const char *path, const
 		      int64_t *secs)
 {
 	struct civil c = { 0 }, back;
-	char p2[PATH_MAX_LEN], b[80];
+	char p2[ARM_JSON_PATH_MAX], b[80];
 	const char *s, *rest;
 	int n = 0, k;
 
-	if (get_string(im, obj, path, key, true, &s) < 0)
+	if (arm_json_string(&im->js, obj, path, key, true, &s) < 0)
 		return -EINVAL;
-	path_join(p2, path, key);
+	arm_json_path_join(p2, path, key);
 	k = sscanf(s, "%4d-%2d-%2d%n", &c.year, &c.month, &c.day, &n);
 	if (k != 3 || n != 10)
 		goto bad;
@@ -549,23 +350,23 @@ static int parse_date(struct imp *im, const json_t *obj, const char *path, const
 		goto bad;
 	return 0;
 bad:
-	return fail(im, p2, "expected a local date and time YYYY-MM-DDTHH:MM:SS (whole seconds, in timeZone; 1970 to 2200), not '%s'",
-		    shown(s, b, sizeof(b)));
+	return arm_json_fail(&im->js, p2, "expected a local date and time YYYY-MM-DDTHH:MM:SS (whole seconds, in timeZone; 1970 to 2200), not '%s'",
+		    arm_json_shown(s, b, sizeof(b)));
 }
 
 static int parse_one_int(struct imp *im, const json_t *obj, const char *path, const char *key,
 			 int max, int *out)
 {
-	char p2[PATH_MAX_LEN];
+	char p2[ARM_JSON_PATH_MAX];
 	json_t *a, *v;
 
-	if (get(im, obj, path, key, JSON_ARRAY, true, &a) < 0)
+	if (arm_json_get(&im->js, obj, path, key, JSON_ARRAY, true, &a) < 0)
 		return -EINVAL;
-	path_join(p2, path, key);
+	arm_json_path_join(p2, path, key);
 	v = json_array_get(a, 0);
 	if (json_array_size(a) != 1 || !json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > max)
-		return fail(im, p2, "expected one whole number from 0 to %d (ascale's recurring profiles start once a day)",
+		return arm_json_fail(&im->js, p2, "expected one whole number from 0 to %d (ascale's recurring profiles start once a day)",
 			    max);
 	*out = (int)json_integer_value(v);
 	return 0;
@@ -574,21 +375,21 @@ static int parse_one_int(struct imp *im, const json_t *obj, const char *path, co
 static int parse_recurrence(struct imp *im, const json_t *jr, const char *path, struct profile *p)
 {
 	static const char *const freq[] = { "Week", NULL };
-	char sp[PATH_MAX_LEN], dp[PATH_MAX_LEN], b[80];
+	char sp[ARM_JSON_PATH_MAX], dp[ARM_JSON_PATH_MAX], b[80];
 	json_t *sched, *days, *d;
 	int k, h, m;
 	size_t i;
 
-	if (get_choice(im, jr, path, "frequency", freq, &k) < 0 ||
-	    get(im, jr, path, "schedule", JSON_OBJECT, true, &sched) < 0)
+	if (arm_json_choice(&im->js, jr, path, "frequency", freq, &k) < 0 ||
+	    arm_json_get(&im->js, jr, path, "schedule", JSON_OBJECT, true, &sched) < 0)
 		return -EINVAL;
-	path_join(sp, path, "schedule");
+	arm_json_path_join(sp, path, "schedule");
 	if (parse_zone(im, sched, sp, p) < 0 ||
-	    get(im, sched, sp, "days", JSON_ARRAY, true, &days) < 0)
+	    arm_json_get(&im->js, sched, sp, "days", JSON_ARRAY, true, &days) < 0)
 		return -EINVAL;
-	path_join(dp, sp, "days");
+	arm_json_path_join(dp, sp, "days");
 	if (!json_array_size(days) || json_array_size(days) > 7)
-		return fail(im, dp, "expected 1 to 7 days");
+		return arm_json_fail(&im->js, dp, "expected 1 to 7 days");
 	json_array_foreach(days, i, d) {
 		for (k = 0; day_names[k]; k++)
 			if (json_is_string(d) && (strcasecmp(json_string_value(d), day_names[k]) == 0 ||
@@ -596,9 +397,9 @@ static int parse_recurrence(struct imp *im, const json_t *jr, const char *path, 
 			     strncasecmp(json_string_value(d), day_names[k], 3) == 0)))
 				break;
 		if (!day_names[k]) {
-			path_index(dp, sp, "days", i);
-			return fail(im, dp, "expected Monday, Tuesday, Wednesday, Thursday, Friday, Saturday or Sunday, not '%s'",
-				    json_is_string(d) ? shown(json_string_value(d), b, sizeof(b)) : type_name(d));
+			arm_json_path_index(dp, sp, "days", i);
+			return arm_json_fail(&im->js, dp, "expected Monday, Tuesday, Wednesday, Thursday, Friday, Saturday or Sunday, not '%s'",
+				    json_is_string(d) ? arm_json_shown(json_string_value(d), b, sizeof(b)) : arm_json_type_name(d));
 		}
 		p->days |= 1u << k;
 	}
@@ -616,58 +417,58 @@ static int parse_profile(struct imp *im, const json_t *jp, const char *path, str
 			 const char *target_uri, const char *endpoint_uri)
 {
 	struct profile *p = &az->p;
-	char p2[PATH_MAX_LEN], cp[PATH_MAX_LEN];
+	char p2[ARM_JSON_PATH_MAX], cp[ARM_JSON_PATH_MAX];
 	json_t *cap, *rules, *jr, *rec, *fixed, *meta;
 	size_t i;
 
 	if (!json_is_object(jp))
-		return fail(im, path, "expected an object, not %s", type_name(jp));
+		return arm_json_fail(&im->js, path, "expected an object, not %s", arm_json_type_name(jp));
 	snprintf(az->path, sizeof(az->path), "%s", path);
-	if (get_string(im, jp, path, "name", true, &az->name) < 0 ||
-	    get(im, jp, path, "capacity", JSON_OBJECT, true, &cap) < 0 ||
-	    get(im, jp, path, "rules", JSON_ARRAY, false, &rules) < 0 ||
-	    get(im, jp, path, "recurrence", JSON_OBJECT, false, &rec) < 0 ||
-	    get(im, jp, path, "fixedDate", JSON_OBJECT, false, &fixed) < 0)
+	if (arm_json_string(&im->js, jp, path, "name", true, &az->name) < 0 ||
+	    arm_json_get(&im->js, jp, path, "capacity", JSON_OBJECT, true, &cap) < 0 ||
+	    arm_json_get(&im->js, jp, path, "rules", JSON_ARRAY, false, &rules) < 0 ||
+	    arm_json_get(&im->js, jp, path, "recurrence", JSON_OBJECT, false, &rec) < 0 ||
+	    arm_json_get(&im->js, jp, path, "fixedDate", JSON_OBJECT, false, &fixed) < 0)
 		return -EINVAL;
 	/* the portal names the default's recurring pairs with a JSON object */
 	meta = az->name[0] == '{' ? json_loads(az->name, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	if (json_is_string(member(meta, "for"))) {
+	if (json_is_string(arm_json_member(meta, "for"))) {
 		az->is_auto = true;
-		snprintf(az->for_name, sizeof(az->for_name), "%s", json_string_value(member(meta, "for")));
+		snprintf(az->for_name, sizeof(az->for_name), "%s", json_string_value(arm_json_member(meta, "for")));
 	}
 	json_decref(meta);
 
-	path_join(cp, path, "capacity");
-	if (get_count(im, cap, cp, "minimum", 0, COUNT_MAX, &p->min_count) < 0 ||
-	    get_count(im, cap, cp, "maximum", 0, COUNT_MAX, &p->max_count) < 0 ||
-	    get_count(im, cap, cp, "default", 0, COUNT_MAX, &p->count) < 0)
+	arm_json_path_join(cp, path, "capacity");
+	if (arm_json_count(&im->js, cap, cp, "minimum", 0, COUNT_MAX, &p->min_count) < 0 ||
+	    arm_json_count(&im->js, cap, cp, "maximum", 0, COUNT_MAX, &p->max_count) < 0 ||
+	    arm_json_count(&im->js, cap, cp, "default", 0, COUNT_MAX, &p->count) < 0)
 		return -EINVAL;
 	p->has_count = p->has_min = p->has_max = true;
 	if (p->min_count > p->max_count)
-		return fail(im, cp, "minimum %u is above maximum %u: expected minimum <= maximum",
+		return arm_json_fail(&im->js, cp, "minimum %u is above maximum %u: expected minimum <= maximum",
 			    p->min_count, p->max_count);
 	if (p->count < p->min_count || p->count > p->max_count)
-		return fail(im, cp, "default %u: expected a count from minimum %u to maximum %u",
+		return arm_json_fail(&im->js, cp, "default %u: expected a count from minimum %u to maximum %u",
 			    p->count, p->min_count, p->max_count);
-	path_join(p2, path, "rules");
+	arm_json_path_join(p2, path, "rules");
 	if (json_array_size(rules) > RULES_MAX)
-		return fail(im, p2, "expected at most %d rules, not %zu", RULES_MAX, json_array_size(rules));
+		return arm_json_fail(&im->js, p2, "expected at most %d rules, not %zu", RULES_MAX, json_array_size(rules));
 	json_array_foreach(rules, i, jr) {
-		path_index(p2, path, "rules", i);
+		arm_json_path_index(p2, path, "rules", i);
 		if (parse_rule(im, jr, p2, &p->rules[i], target_uri, endpoint_uri) < 0)
 			return -EINVAL;
 		p->nrules++;
 	}
 	if (rec && fixed)
-		return fail(im, path, "expected recurrence or fixedDate, not both");
+		return arm_json_fail(&im->js, path, "expected recurrence or fixedDate, not both");
 	p->kind = PROFILE_DEFAULT;
 	p->end_min = 24 * 60;
 	if (rec) {
-		path_join(p2, path, "recurrence");
+		arm_json_path_join(p2, path, "recurrence");
 		return parse_recurrence(im, rec, p2, p);
 	}
 	if (fixed) {
-		path_join(p2, path, "fixedDate");
+		arm_json_path_join(p2, path, "fixedDate");
 		if (parse_zone(im, fixed, p2, p) < 0 ||
 		    parse_date(im, fixed, p2, "start", &p->fixed_start_local) < 0 ||
 		    parse_date(im, fixed, p2, "end", &p->fixed_end_local) < 0)
@@ -677,8 +478,8 @@ static int parse_profile(struct imp *im, const json_t *jp, const char *path, str
 		p->fixed_start = tz_from_local(p->tz, p->fixed_start_local);
 		p->fixed_end = tz_from_local(p->tz, p->fixed_end_local);
 		if (p->fixed_end <= p->fixed_start) {
-			path_join(cp, p2, "end");
-			return fail(im, cp, "expected a time after start");
+			arm_json_path_join(cp, p2, "end");
+			return arm_json_fail(&im->js, cp, "expected a time after start");
 		}
 	}
 	return 0;
@@ -742,7 +543,7 @@ static int parse_target(struct imp *im, const char *uri, const char *path, struc
 
 	endpoint_uri[0] = '\0';
 	if (strlen(uri) >= len)
-		return fail(im, path, "expected a resource id of at most %zu characters", len - 1);
+		return arm_json_fail(&im->js, path, "expected a resource id of at most %zu characters", len - 1);
 	p = strcasestr(uri, "/onlineEndpoints/");
 	if (p && id_part(uri, "onlineEndpoints", s->endpoint, sizeof(s->endpoint)) &&
 	    id_part(p, "deployments", s->deployment, sizeof(s->deployment))) {
@@ -773,14 +574,14 @@ static int parse_target(struct imp *im, const char *uri, const char *path, struc
 		goto bad;
 	return 0;
 bad:
-	return fail(im, path, "expected .../onlineEndpoints/ENDPOINT/deployments/DEPLOYMENT with names of letters, digits, '_', '.' or '-', not '%s'",
-		    shown(uri, b, sizeof(b)));
+	return arm_json_fail(&im->js, path, "expected .../onlineEndpoints/ENDPOINT/deployments/DEPLOYMENT with names of letters, digits, '_', '.' or '-', not '%s'",
+		    arm_json_shown(uri, b, sizeof(b)));
 }
 
 static int parse_tags(struct imp *im, const json_t *tags, const char *parent, struct setting *s)
 {
 	static const char *const backends[] = { "azureml", "kubernetes", "http", "exec", "sim", NULL };
-	char path[PATH_MAX_LEN], b[80];
+	char path[ARM_JSON_PATH_MAX], b[80];
 	const char *key, *v, *name;
 	json_t *jv;
 	int64_t ns;
@@ -791,37 +592,37 @@ static int parse_tags(struct imp *im, const json_t *tags, const char *parent, st
 			continue;	/* the user's own tags are not ours to keep */
 		snprintf(path, sizeof(path), "%s%stags.%s", parent, parent[0] ? "." : "", key);
 		if (!json_is_string(jv))
-			return fail(im, path, "expected a string, not %s", type_name(jv));
+			return arm_json_fail(&im->js, path, "expected a string, not %s", arm_json_type_name(jv));
 		v = json_string_value(jv);
 		name = key + strlen(ARM_TAG_PREFIX);
 		if (strcmp(name, "endpoint") == 0) {
 			if (*v && !setting_name_ok(v))
-				return fail(im, path, "expected a name of letters, digits, '_', '.' or '-', not '%s'",
-					    shown(v, b, sizeof(b)));
+				return arm_json_fail(&im->js, path, "expected a name of letters, digits, '_', '.' or '-', not '%s'",
+					    arm_json_shown(v, b, sizeof(b)));
 			snprintf(s->endpoint, sizeof(s->endpoint), "%s", v);
 		} else if (strcmp(name, "backend") == 0) {
 			for (k = 0; backends[k] && strcmp(v, backends[k]) != 0; k++)
 				;
 			if (!backends[k])
-				return fail(im, path, "expected azureml, kubernetes, http, exec or sim, not '%s'",
-					    shown(v, b, sizeof(b)));
+				return arm_json_fail(&im->js, path, "expected azureml, kubernetes, http, exec or sim, not '%s'",
+					    arm_json_shown(v, b, sizeof(b)));
 			snprintf(s->backend, sizeof(s->backend), "%s", v);
 		} else if (strcmp(name, "evaluate_every") == 0 ||
 			   strcmp(name, "coordinator.evaluate_every") == 0) {
 			if (duration_parse(v, NSEC_PER_SEC, &ns) < 0 || ns < NSEC_PER_SEC ||
 			    ns > 3600 * NSEC_PER_SEC)
-				return fail(im, path, "expected a duration from 1s to 1h, not '%s'",
-					    shown(v, b, sizeof(b)));
+				return arm_json_fail(&im->js, path, "expected a duration from 1s to 1h, not '%s'",
+					    arm_json_shown(v, b, sizeof(b)));
 			if (name[0] == 'e') {
 				s->evaluate_every_ns = ns;
 			} else {
 				if (im->coord_seen && im->conf->evaluate_every_ns != ns)
-					return fail(im, path, "expected the same value in every setting");
+					return arm_json_fail(&im->js, path, "expected the same value in every setting");
 				im->conf->evaluate_every_ns = ns;
 				im->coord_seen = true;
 			}
 		} else if (strncmp(name, "rule:", 5) != 0) {
-			log_warn("%s: %s%s: unknown ascale tag, ignored", im->src, im->where, path);
+			log_warn("%s: %s%s: unknown ascale tag, ignored", im->js.src, im->js.where, path);
 		}
 	}
 	return 0;
@@ -829,7 +630,7 @@ static int parse_tags(struct imp *im, const json_t *tags, const char *parent, st
 
 static int name_rules(struct imp *im, const json_t *tags, const char *parent, struct profile *p)
 {
-	char key[128], path[PATH_MAX_LEN], b[80];
+	char key[128], path[ARM_JSON_PATH_MAX], b[80];
 	const char *v;
 	json_t *jv;
 	unsigned i, j;
@@ -844,11 +645,11 @@ static int name_rules(struct imp *im, const json_t *tags, const char *parent, st
 		v = json_string_value(jv);
 		snprintf(path, sizeof(path), "%s%stags.%s", parent, parent[0] ? "." : "", key);
 		if (!setting_name_ok(v))
-			return fail(im, path, "expected a rule name of letters, digits, '_', '.' or '-', not '%s'",
-				    shown(v, b, sizeof(b)));
+			return arm_json_fail(&im->js, path, "expected a rule name of letters, digits, '_', '.' or '-', not '%s'",
+				    arm_json_shown(v, b, sizeof(b)));
 		for (j = 0; j < i; j++)
 			if (strcmp(p->rules[j].name, v) == 0)
-				return fail(im, path, "expected a rule name not given to an earlier rule of '%s', not '%s'",
+				return arm_json_fail(&im->js, path, "expected a rule name not given to an earlier rule of '%s', not '%s'",
 					    p->name, v);
 		snprintf(p->rules[i].name, sizeof(p->rules[i].name), "%s", v);
 	}
@@ -868,9 +669,9 @@ static int pair_end(struct imp *im, struct az_profile *az, size_t n, size_t k)
 		a = &az[i].p;
 		az[i].used = true;
 		if (a->kind != PROFILE_RECURRING)
-			return fail(im, az[i].path, "expected a recurrence ending profile '%s'", az[k].name);
+			return arm_json_fail(&im->js, az[i].path, "expected a recurrence ending profile '%s'", az[k].name);
 		if (strcmp(a->tz_name, p->tz_name) != 0)
-			return fail(im, az[i].path, "recurrence.schedule.timeZone: expected '%s', the time zone of the profile it ends",
+			return arm_json_fail(&im->js, az[i].path, "recurrence.schedule.timeZone: expected '%s', the time zone of the profile it ends",
 				    p->tz_name[0] ? p->tz_name : "UTC");
 		e = a->start_min;
 		if (a->days == p->days && e > p->start_min) {
@@ -880,7 +681,7 @@ static int pair_end(struct imp *im, struct az_profile *az, size_t n, size_t k)
 		} else if (a->days == days_after(p->days) && e == 0 && p->start_min == 0) {
 			p->end_min = 24 * 60;
 		} else {
-			return fail(im, az[i].path, "recurrence: expected the end of '%s' on its days after its start, or on the following days before its start (overnight)",
+			return arm_json_fail(&im->js, az[i].path, "recurrence: expected the end of '%s' on its days after its start, or on the following days before its start (overnight)",
 				    az[k].name);
 		}
 		return 0;
@@ -924,7 +725,7 @@ static struct setting *setting_add(struct imp *im, const char *azure_name)
 static int build_profiles(struct imp *im, struct setting *s, struct az_profile *az, size_t n,
 			  const json_t *tags, const char *props_path, const char *res_path)
 {
-	char base[SETTING_NAME_MAX], path[PATH_MAX_LEN];
+	char base[SETTING_NAME_MAX], path[ARM_JSON_PATH_MAX];
 	struct profile *p;
 	size_t k, def = n, first_auto = n, i, j;
 
@@ -937,12 +738,12 @@ static int build_profiles(struct imp *im, struct setting *s, struct az_profile *
 		if (az[k].p.kind != PROFILE_DEFAULT)
 			continue;
 		if (def != n)
-			return fail(im, az[k].path, "expected one profile without recurrence or fixedDate (the default), not a second");
+			return arm_json_fail(&im->js, az[k].path, "expected one profile without recurrence or fixedDate (the default), not a second");
 		def = k;
 	}
 	if (def == n && first_auto == n) {
-		path_join(path, props_path, "profiles");
-		return fail(im, path, "expected a profile without recurrence or fixedDate (the default)");
+		arm_json_path_join(path, props_path, "profiles");
+		return arm_json_fail(&im->js, path, "expected a profile without recurrence or fixedDate (the default)");
 	}
 	for (k = 0; k < n; k++)
 		if (!az[k].is_auto && az[k].p.kind == PROFILE_RECURRING && pair_end(im, az, n, k) < 0)
@@ -964,12 +765,12 @@ static int build_profiles(struct imp *im, struct setting *s, struct az_profile *
 		if (az[k].is_auto) {
 			if (!az[k].used)
 				log_warn("%s: %s%s: an auto-created profile for '%s', which is not here: ignored",
-					 im->src, im->where, az[k].path, az[k].for_name);
+					 im->js.src, im->js.where, az[k].path, az[k].for_name);
 			continue;
 		}
 		if (s->nprofiles == PROFILES_MAX) {
-			path_join(path, props_path, "profiles");
-			return fail(im, path, "expected at most %d profiles besides the auto-created ones",
+			arm_json_path_join(path, props_path, "profiles");
+			return arm_json_fail(&im->js, path, "expected at most %d profiles besides the auto-created ones",
 				    PROFILES_MAX);
 		}
 		p = &s->profiles[s->nprofiles];
@@ -989,14 +790,14 @@ static int build_profiles(struct imp *im, struct setting *s, struct az_profile *
 		if (name_rules(im, tags, res_path, p) < 0)
 			return -EINVAL;
 		if (p->kind == PROFILE_RECURRING && p->start_min == p->end_min)
-			return fail(im, props_path, "profile '%s' would last 24 hours from its start: ascale's recurring profiles end within a day",
+			return arm_json_fail(&im->js, props_path, "profile '%s' would last 24 hours from its start: ascale's recurring profiles end within a day",
 				    p->name);
 		for (j = 0; p->kind == PROFILE_FIXED && j < i; j++) {
 			const struct profile *q = &s->profiles[j];
 
 			if (q->kind == PROFILE_FIXED && p->fixed_start < q->fixed_end &&
 			    q->fixed_start < p->fixed_end)
-				return fail(im, props_path, "profile '%s' overlaps fixed-date profile '%s': expected fixed dates that do not overlap",
+				return arm_json_fail(&im->js, props_path, "profile '%s' overlaps fixed-date profile '%s': expected fixed dates that do not overlap",
 					    p->name, q->name);
 		}
 	}
@@ -1005,7 +806,7 @@ static int build_profiles(struct imp *im, struct setting *s, struct az_profile *
 
 static int import_resource(struct imp *im, const json_t *res)
 {
-	char props_path[16], path[PATH_MAX_LEN], endpoint_uri[1024], b[80];
+	char props_path[16], path[ARM_JSON_PATH_MAX], endpoint_uri[1024], b[80];
 	const char *type, *name, *uri, *location, *mode;
 	json_t *props, *tags, *profiles, *jp, *pred, *notes, *en;
 	struct az_profile *az = NULL;
@@ -1014,37 +815,37 @@ static int import_resource(struct imp *im, const json_t *res)
 	int r = -EINVAL;
 
 	if (!json_is_object(res))
-		return fail(im, "", "expected an autoscale setting object, not %s", type_name(res));
-	if (get_string(im, res, "", "type", false, &type) < 0)
+		return arm_json_fail(&im->js, "", "expected an autoscale setting object, not %s", arm_json_type_name(res));
+	if (arm_json_string(&im->js, res, "", "type", false, &type) < 0)
 		return -EINVAL;
 	if (type && strcasecmp(type, ARM_TYPE) != 0)
-		return fail(im, "type", "expected " ARM_TYPE ", not '%s'", shown(type, b, sizeof(b)));
-	if (get(im, res, "", "properties", JSON_OBJECT, false, &props) < 0)
+		return arm_json_fail(&im->js, "type", "expected " ARM_TYPE ", not '%s'", arm_json_shown(type, b, sizeof(b)));
+	if (arm_json_get(&im->js, res, "", "properties", JSON_OBJECT, false, &props) < 0)
 		return -EINVAL;
 	/* az monitor autoscale show writes the properties flat */
 	snprintf(props_path, sizeof(props_path), "%s", props ? "properties" : "");
 	if (!props)
 		props = (json_t *)res;
-	if (get_string(im, props, props_path, "name", false, &name) < 0 ||
-	    (!name && get_string(im, res, "", "name", true, &name) < 0))
+	if (arm_json_string(&im->js, props, props_path, "name", false, &name) < 0 ||
+	    (!name && arm_json_string(&im->js, res, "", "name", true, &name) < 0))
 		return -EINVAL;
-	if (get(im, props, props_path, "enabled", JSON_TRUE, false, &en) < 0 ||
-	    get_string(im, props, props_path, "targetResourceUri", true, &uri) < 0 ||
-	    get_string(im, res, "", "location", false, &location) < 0 ||
-	    get(im, res, "", "tags", JSON_OBJECT, false, &tags) < 0 ||
-	    get(im, props, props_path, "predictiveAutoscalePolicy", JSON_OBJECT, false, &pred) < 0 ||
-	    get(im, props, props_path, "notifications", JSON_ARRAY, false, &notes) < 0 ||
-	    get(im, props, props_path, "profiles", JSON_ARRAY, true, &profiles) < 0)
+	if (arm_json_get(&im->js, props, props_path, "enabled", JSON_TRUE, false, &en) < 0 ||
+	    arm_json_string(&im->js, props, props_path, "targetResourceUri", true, &uri) < 0 ||
+	    arm_json_string(&im->js, res, "", "location", false, &location) < 0 ||
+	    arm_json_get(&im->js, res, "", "tags", JSON_OBJECT, false, &tags) < 0 ||
+	    arm_json_get(&im->js, props, props_path, "predictiveAutoscalePolicy", JSON_OBJECT, false, &pred) < 0 ||
+	    arm_json_get(&im->js, props, props_path, "notifications", JSON_ARRAY, false, &notes) < 0 ||
+	    arm_json_get(&im->js, props, props_path, "profiles", JSON_ARRAY, true, &profiles) < 0)
 		return -EINVAL;
 	if (pred) {
-		path_join(path, props_path, "predictiveAutoscalePolicy");
-		if (get_string(im, pred, path, "scaleMode", false, &mode) < 0)
+		arm_json_path_join(path, props_path, "predictiveAutoscalePolicy");
+		if (arm_json_string(&im->js, pred, path, "scaleMode", false, &mode) < 0)
 			return -EINVAL;
 		if (mode && strcasecmp(mode, "Enabled") == 0)
-			return fail(im, path, "predictive autoscale is not supported: expected scaleMode Disabled or ForecastOnly");
+			return arm_json_fail(&im->js, path, "predictive autoscale is not supported: expected scaleMode Disabled or ForecastOnly");
 	}
 	if (json_array_size(notes) && !im->warned_notify) {
-		log_warn("%s: notifications (email, webhooks) are not imported", im->src);
+		log_warn("%s: notifications (email, webhooks) are not imported", im->js.src);
 		im->warned_notify = true;
 	}
 	if (location && !im->have_location) {
@@ -1055,19 +856,19 @@ static int import_resource(struct imp *im, const json_t *res)
 	if (!s)
 		return -ENOMEM;
 	s->enabled = !en || json_is_true(en);
-	path_join(path, props_path, "targetResourceUri");
+	arm_json_path_join(path, props_path, "targetResourceUri");
 	if (parse_target(im, uri, path, s, endpoint_uri, sizeof(endpoint_uri)) < 0 ||
 	    parse_tags(im, tags, "", s) < 0)
 		return -EINVAL;
 	n = json_array_size(profiles);
-	path_join(path, props_path, "profiles");
+	arm_json_path_join(path, props_path, "profiles");
 	if (!n || n > IMPORT_PROFILES_MAX)
-		return fail(im, path, "expected 1 to %d profiles, not %zu", IMPORT_PROFILES_MAX, n);
+		return arm_json_fail(&im->js, path, "expected 1 to %d profiles, not %zu", IMPORT_PROFILES_MAX, n);
 	az = calloc(n, sizeof(*az));
 	if (!az)
 		return -ENOMEM;
 	json_array_foreach(profiles, i, jp) {
-		path_index(path, props_path, "profiles", i);
+		arm_json_path_index(path, props_path, "profiles", i);
 		if (parse_profile(im, jp, path, &az[i], uri, endpoint_uri[0] ? endpoint_uri : NULL) < 0)
 			goto out;
 	}
@@ -1081,7 +882,7 @@ int arm_import(const json_t *root, const char *src, struct engine_conf **out,
 	       struct arm_target *t)
 {
 	struct arm_target local;
-	struct imp im = { .src = src, .t = t ? t : &local };
+	struct imp im = { .js = { .src = src }, .t = t ? t : &local };
 	json_t *list = NULL, *res;
 	const char *type;
 	size_t i, n = 0;
@@ -1095,22 +896,22 @@ int arm_import(const json_t *root, const char *src, struct engine_conf **out,
 	im.conf->evaluate_every_ns = 10 * NSEC_PER_SEC;
 	if (json_is_array(root))
 		list = (json_t *)root;
-	else if (json_is_object(root) && json_is_array(member(root, "resources")) &&
-		 !member(root, "properties") && !member(root, "profiles"))
-		list = member(root, "resources");
+	else if (json_is_object(root) && json_is_array(arm_json_member(root, "resources")) &&
+		 !arm_json_member(root, "properties") && !arm_json_member(root, "profiles"))
+		list = arm_json_member(root, "resources");
 	if (!list) {
 		r = import_resource(&im, root);
 		n = 1;
 	}
 	json_array_foreach(list, i, res) {
-		snprintf(im.where, sizeof(im.where), "%s[%zu].", list == root ? "" : "resources", i);
+		snprintf(im.js.where, sizeof(im.js.where), "%s[%zu].", list == root ? "" : "resources", i);
 		if (list != root) {
-			type = json_string_value(member(res, "type"));
+			type = json_string_value(arm_json_member(res, "type"));
 			if (!type || strcasecmp(type, ARM_TYPE) != 0)
 				continue;	/* a template's other resources */
 		}
 		if (++n > IMPORT_SETTINGS_MAX) {
-			r = fail(&im, "", "expected at most %d autoscale settings", IMPORT_SETTINGS_MAX);
+			r = arm_json_fail(&im.js, "", "expected at most %d autoscale settings", IMPORT_SETTINGS_MAX);
 			break;
 		}
 		r = import_resource(&im, res);
@@ -1118,8 +919,8 @@ int arm_import(const json_t *root, const char *src, struct engine_conf **out,
 			break;
 	}
 	if (!r && !n) {
-		im.where[0] = '\0';
-		r = fail(&im, list == root ? "[]" : "resources",
+		im.js.where[0] = '\0';
+		r = arm_json_fail(&im.js, list == root ? "[]" : "resources",
 			 "expected at least one " ARM_TYPE " resource");
 	}
 	if (r < 0) {
