@@ -24,7 +24,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 endif
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SAN) -Icommon -Icoordinator -I$(B) -MMD -MP
 ALL_LDFLAGS := $(LDFLAGS) $(SAN)
-LIBS := -linih -lbpf -lelf -lz -lsystemd -ljansson -lcrypto -lcap -lm -lpthread
+LIBS := -linih -lbpf -lelf -lz -lsystemd -ljansson -lcurl -lcrypto -lcap -lm -lpthread
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/')
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ibpf -Wall

@@ -312,8 +312,13 @@ static void test_cgroup(void **state)
 	fprintf(stderr, "test_sampler: cgroup CPU-s/s: eBPF %.3f (%.3f of the spinner's), "
 		"after set_cgroup %.3f (%.3f), cpu.stat %.3f (%.3f)\n", rate_bpf, ratio_bpf,
 		rate_set, ratio_set, rate_proc, ratio_proc);
-	assert_true(rate_bpf > 0.5 && rate_bpf < 1.1);
-	assert_true(rate_proc > 0.5 && rate_proc < 1.1);
+	/*
+	 * How much CPU the spinner gets depends on what else runs here; the
+	 * ratios are the measure.  The rates only show it ran, and at most on
+	 * one CPU.
+	 */
+	assert_true(rate_bpf > 0.05 && rate_bpf < 1.1);
+	assert_true(rate_proc > 0.05 && rate_proc < 1.1);
 	assert_true(ratio_bpf > 0.95 && ratio_bpf < 1.05);
 	assert_true(ratio_set > 0.95 && ratio_set < 1.05);
 	assert_true(ratio_proc > 0.95 && ratio_proc < 1.05);

@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""fake_arm: a loopback stand-in for the Azure ML ARM deployment API and the Kubernetes scale subresource.
+
+Prints its port on stdout, records every request, and takes orders under /_fake/:
+  GET  /_fake/requests           every API request so far: [{"method","path","body","auth","ctype"}]
+  POST /_fake/reset              forgets requests and faults
+  POST /_fake/faults             {"next": [500, {"status": 429, "retry_after": 1}, "slow:2", "drop"]}
+  POST /_fake/capacity           {"capacity": N}: changes every deployment behind the client's back
+  POST /_fake/token              {"token": "..."}: the bearer token expected from now on
+  POST /_fake/config             {"patch_status": 200|201|202, "polls": N, "final": "Succeeded"|"Failed"|"Canceled"}
+Stops by itself after --lifetime seconds.
+"""
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API_VERSION = "2024-04-01"
+ARM_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
+                    r"Microsoft\.MachineLearningServices/workspaces/([^/]+)/"
+                    r"onlineEndpoints/([^/]+)/deployments/([^/]+)$")
+OP_RE = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.MachineLearningServices/"
+                   r"locations/fake/mlAsyncOperations/([0-9]+)$")
+K8S_RE = re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments/([^/]+)/scale$")
+BODY_MAX = 1 << 20
+
+
+class State:
+    def __init__(self, token, capacity):
+        self.lock = threading.Lock()
+        self.token = token
+        self.default_capacity = capacity
+        self.capacity = {}      # resource path -> count
+        self.prov = {}          # resource path -> provisioningState
+        self.requests = []
+        self.faults = []
+        self.ops = {}           # id -> {"path", "capacity", "polls_left", "final"}
+        self.next_op = 1
+        self.patch_status = 202
+        self.polls = 1
+        self.final = "Succeeded"
+
+    def get_capacity(self, path):
+        return self.capacity.setdefault(path, self.default_capacity)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake_arm/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    # ---- plumbing ----
+    def reply(self, status, obj=None, headers=None):
+        data = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def azure_error(self, status, code, message, headers=None):
+        self.reply(status, {"error": {"code": code, "message": message}}, headers)
+
+    def k8s_error(self, status, reason, message):
+        self.reply(status, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                            "message": message, "reason": reason, "code": status})
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n < 0 or n > BODY_MAX:
+            raise ValueError("body too large")
+        return self.rfile.read(n).decode("utf-8", "replace") if n else ""
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def handle_any(self, method):
+        st = self.server.state
+        try:
+            body = self.read_body()
+        except ValueError:
+            self.reply(413, {"error": {"code": "TooLarge", "message": "body too large"}})
+            return
+        url = urllib.parse.urlsplit(self.path)
+        if url.path.startswith("/_fake/"):
+            self.control(method, url.path, body)
+            return
+        with st.lock:
+            st.requests.append({"method": method, "path": self.path, "body": body,
+                                "auth": self.headers.get("Authorization", ""),
+                                "ctype": self.headers.get("Content-Type", "")})
+            fault = st.faults.pop(0) if st.faults else None
+        if fault is not None and self.fault(fault, url):
+            return
+        self.api(method, url, body)
+
+    def fault(self, f, url):
+        """Plays one queued fault; True when the request was answered (or dropped)."""
+        if isinstance(f, str) and f.startswith("slow:"):
+            time.sleep(min(float(f[5:]), 30))
+            return False
+        if f == "drop":
+            self.close_connection = True
+            self.connection.close()
+            return True
+        if isinstance(f, int):
+            f = {"status": f}
+        status = int(f.get("status", 500))
+        headers = {}
+        if "retry_after" in f:
+            headers["Retry-After"] = str(f["retry_after"])
+        if url.path.startswith("/apis/"):
+            self.k8s_error(status, "InternalError", "fake fault %d" % status)
+        else:
+            self.azure_error(status, "FakeFault", "fake fault %d" % status, headers)
+        return True
+
+    # ---- control API ----
+    def control(self, method, path, body):
+        st = self.server.state
+        try:
+            req = json.loads(body) if body else {}
+        except ValueError:
+            self.reply(400, {"error": "bad json"})
+            return
+        with st.lock:
+            if path == "/_fake/requests" and method == "GET":
+                self.reply(200, st.requests)
+            elif path == "/_fake/reset" and method == "POST":
+                st.requests.clear()
+                st.faults.clear()
+                st.capacity.clear()
+                st.prov.clear()
+                st.patch_status, st.polls, st.final = 202, 1, "Succeeded"
+                self.reply(200, {})
+            elif path == "/_fake/faults" and method == "POST":
+                st.faults.extend(req.get("next", []))
+                self.reply(200, {"queued": len(st.faults)})
+            elif path == "/_fake/capacity" and method == "POST":
+                st.default_capacity = int(req["capacity"])
+                for k in st.capacity:
+                    st.capacity[k] = st.default_capacity
+                self.reply(200, {})
+            elif path == "/_fake/token" and method == "POST":
+                st.token = str(req["token"])
+                self.reply(200, {})
+            elif path == "/_fake/config" and method == "POST":
+                st.patch_status = int(req.get("patch_status", st.patch_status))
+                st.polls = int(req.get("polls", st.polls))
+                st.final = str(req.get("final", st.final))
+                self.reply(200, {})
+            else:
+                self.reply(404, {"error": "no such control"})
+
+    # ---- the APIs ----
+    def authorized(self):
+        return self.headers.get("Authorization", "") == "Bearer " + self.server.state.token
+
+    def api(self, method, url, body):
+        m = K8S_RE.match(url.path)
+        if m:
+            self.kubernetes(method, m, body)
+            return
+        m = ARM_RE.match(url.path)
+        op = OP_RE.match(url.path)
+        if not m and not op:
+            self.azure_error(404, "NotFound", "no such resource")
+            return
+        if not self.authorized():
+            self.azure_error(401, "InvalidAuthenticationToken",
+                             "The access token is invalid.")
+            return
+        q = urllib.parse.parse_qs(url.query)
+        if q.get("api-version") != [API_VERSION]:
+            self.azure_error(400, "InvalidApiVersionParameter",
+                             "The api-version '%s' is invalid." % ",".join(q.get("api-version", [])))
+            return
+        if op:
+            self.operation(int(op.group(2)))
+        elif method == "GET":
+            self.deployment_get(url.path, m)
+        elif method == "PATCH":
+            self.deployment_patch(url.path, m, body)
+        else:
+            self.azure_error(405, "MethodNotAllowed", "method not allowed")
+
+    def deployment(self, path, m):
+        st = self.server.state
+        return {"id": path, "name": m.group(5), "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+                "sku": {"name": "Default", "tier": "Standard", "capacity": st.get_capacity(path)},
+                "properties": {"provisioningState": st.prov.get(path, "Succeeded"),
+                               "endpointComputeType": "Managed"}}
+
+    def deployment_get(self, path, m):
+        with self.server.state.lock:
+            self.reply(200, self.deployment(path, m))
+
+    def deployment_patch(self, path, m, body):
+        st = self.server.state
+        try:
+            cap = json.loads(body)["sku"]["capacity"]
+            if not isinstance(cap, int) or cap < 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            self.azure_error(400, "BadRequest", "expected {\"sku\":{\"capacity\":N}}")
+            return
+        with st.lock:
+            if st.prov.get(path, "Succeeded") in ("Updating", "Scaling"):
+                self.azure_error(409, "Conflict", "an operation is in progress")
+                return
+            if st.patch_status != 202 and st.polls == 0:
+                st.capacity[path] = cap
+                self.reply(st.patch_status, self.deployment(path, m))
+                return
+            oid = st.next_op
+            st.next_op += 1
+            st.ops[oid] = {"path": path, "capacity": cap, "polls_left": st.polls, "final": st.final}
+            st.prov[path] = "Updating"
+            host = self.headers.get("Host", "127.0.0.1")
+            op_url = ("http://%s/subscriptions/%s/providers/Microsoft.MachineLearningServices/"
+                      "locations/fake/mlAsyncOperations/%d?api-version=%s" % (host, m.group(1), oid, API_VERSION))
+            headers = {"Azure-AsyncOperation": op_url, "Location": op_url + "&location=1",
+                       "Retry-After": "0"}
+            if st.patch_status == 202:
+                self.reply(202, None, headers)
+            else:
+                self.reply(st.patch_status, self.deployment(path, m), headers)
+
+    def operation(self, oid):
+        st = self.server.state
+        with st.lock:
+            op = st.ops.get(oid)
+            if op is None:
+                self.azure_error(404, "NotFound", "no such operation")
+                return
+            if op["polls_left"] > 0:
+                op["polls_left"] -= 1
+                self.reply(200, {"status": "InProgress"}, {"Retry-After": "0"})
+                return
+            if op["final"] == "Succeeded":
+                st.capacity[op["path"]] = op["capacity"]
+            st.prov[op["path"]] = op["final"]
+            body = {"status": op["final"]}
+            if op["final"] != "Succeeded":
+                body["error"] = {"code": "DeploymentFailed", "message": "fake operation " + op["final"]}
+            self.reply(200, body)
+
+    def kubernetes(self, method, m, body):
+        st = self.server.state
+        if not self.authorized():
+            self.k8s_error(401, "Unauthorized", "Unauthorized")
+            return
+        path = m.group(0)
+        if method == "PATCH":
+            if self.headers.get("Content-Type", "") != "application/merge-patch+json":
+                self.k8s_error(415, "UnsupportedMediaType", "the body of the request was in an unknown format")
+                return
+            try:
+                n = json.loads(body)["spec"]["replicas"]
+                if not isinstance(n, int) or n < 0:
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                self.k8s_error(422, "Invalid", "spec.replicas: Invalid value")
+                return
+            with st.lock:
+                st.capacity[path] = n
+        elif method != "GET":
+            self.k8s_error(405, "MethodNotAllowed", "method not allowed")
+            return
+        with st.lock:
+            n = st.get_capacity(path)
+        self.reply(200, {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                         "metadata": {"name": m.group(2), "namespace": m.group(1)},
+                         "spec": {"replicas": n}, "status": {"replicas": n, "selector": "app=" + m.group(2)}})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--token", default="fake-token")
+    ap.add_argument("--capacity", type=int, default=1)
+    ap.add_argument("--lifetime", type=float, default=120.0)
+    args = ap.parse_args()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.state = State(args.token, args.capacity)
+    server.timeout = 0.2
+    sys.stdout.write("%d\n" % server.server_address[1])
+    sys.stdout.flush()
+    deadline = time.monotonic() + args.lifetime
+    while time.monotonic() < deadline:
+        server.handle_request()
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

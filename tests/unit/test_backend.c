@@ -1,0 +1,584 @@
+/* test_backend: the azureml, kubernetes and sim backends against tests/servers/fake_arm.py */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "backend.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+#define TOKEN1 "tok-SECRET-first-0123456789"
+#define TOKEN2 "tok-SECRET-second-rotated-abcdef"
+
+static pid_t fake_pid;
+static int fake_port;
+static sd_event *event;
+static char dir[] = "/tmp/test_backend.XXXXXX";
+static char token_path[256];
+
+/* ---- the fake server ---- */
+
+static int fake_spawn(void)
+{
+	const char *src = getenv("ASCALE_SRC");
+	char path[4096], buf[32] = "";
+	struct pollfd pfd;
+	size_t len = 0;
+	int fds[2];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/tests/servers/fake_arm.py", src ? src : ".");
+	if (pipe(fds) < 0)
+		return -errno;
+	fake_pid = fork();
+	if (fake_pid < 0)
+		return -errno;
+	if (fake_pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execlp("python3", "python3", path, "--token", TOKEN1, "--lifetime", "90", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	/* the port, up to its newline */
+	len = 0;
+	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
+		if (poll(&pfd, 1, 10000) != 1 || (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) <= 0) {
+			close(fds[0]);
+			return -EIO;
+		}
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	fake_port = atoi(buf);
+	return fake_port > 0 ? 0 : -EIO;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *user)
+{
+	char *buf = user;
+	size_t have = strlen(buf), len = size * n;
+
+	if (have + len < 65536) {
+		memcpy(buf + have, data, len);
+		buf[have + len] = '\0';
+	}
+	return len;
+}
+
+/* one call to the fake's control API (blocking; test side only) */
+static json_t *fake_control(const char *method, const char *path, const char *body)
+{
+	static char reply[65536];
+	char url[256];
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	reply[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fake_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 200);
+	curl_easy_cleanup(c);
+	return json_loads(reply, 0, NULL);
+}
+
+static void fake_do(const char *path, const char *body)
+{
+	json_decref(fake_control("POST", path, body));
+}
+
+static void write_token(const char *token)
+{
+	FILE *f = fopen(token_path, "w");
+
+	assert_non_null(f);
+	fprintf(f, "%s\n", token);
+	fclose(f);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(token_path, sizeof(token_path), "%s/token", dir);
+	if (fake_spawn() < 0 || sd_event_new(&event) < 0)
+		return -1;
+	testutil_log_catch();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	log_set_sink(NULL, NULL);
+	sd_event_unref(event);
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGTERM);
+		waitpid(fake_pid, NULL, 0);
+	}
+	unlink(token_path);
+	rmdir(dir);
+	return 0;
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	write_token(TOKEN1);
+	fake_do("/_fake/reset", "{}");
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	fake_do("/_fake/capacity", "{\"capacity\":1}");
+	return 0;
+}
+
+/* ---- backends and results ---- */
+
+struct got {
+	bool done;
+	struct backend_result r;
+};
+
+static void on_done(struct backend *b, const struct backend_result *r, void *user)
+{
+	struct got *g = user;
+
+	(void)b;
+	g->done = true;
+	g->r = *r;
+}
+
+static void run_until(struct got *g, int64_t limit_ns)
+{
+	int64_t end = time_mono_ns() + limit_ns;
+
+	while (!g->done && time_mono_ns() < end)
+		assert_true(sd_event_run(event, 100000) >= 0);
+	assert_true(g->done);
+}
+
+static void key(struct backend *b, const char *k, const char *v)
+{
+	struct conf_ctx c = { .path = "test.conf", .line = 1 };
+
+	assert_int_equal(backend_conf_key(b, &c, k, v), 0);
+}
+
+static struct backend *azureml_new(void)
+{
+	struct backend *b;
+	char arm[64];
+
+	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
+	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", fake_port);
+	key(b, "subscription", "0000-sub");
+	key(b, "resource_group", "rg1");
+	key(b, "workspace", "ws1");
+	key(b, "token_file", token_path);
+	key(b, "arm", arm);
+	key(b, "retry_delay", "50ms");
+	key(b, "poll_interval", "50ms");
+	key(b, "request_timeout", "2s");
+	key(b, "operation_timeout", "10s");
+	assert_int_equal(backend_start(b, event), 0);
+	return b;
+}
+
+static struct got do_set(struct backend *b, unsigned n)
+{
+	struct got g = { 0 };
+
+	assert_int_equal(backend_set(b, n, on_done, &g), 0);
+	assert_false(g.done);
+	run_until(&g, 10 * NSEC_PER_SEC);
+	return g;
+}
+
+static struct got do_get(struct backend *b)
+{
+	struct got g = { 0 };
+
+	assert_int_equal(backend_get(b, on_done, &g), 0);
+	run_until(&g, 10 * NSEC_PER_SEC);
+	return g;
+}
+
+/* requests recorded by the fake with method m, the i-th one (-1: the last) */
+static json_t *recorded(json_t *all, const char *m, int i, int *count)
+{
+	json_t *v, *hit = NULL;
+	size_t k;
+	int n = 0;
+
+	json_array_foreach(all, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "method")), m) == 0) {
+			if (i < 0 || n == i)
+				hit = v;
+			n++;
+		}
+	if (count)
+		*count = n;
+	return hit;
+}
+
+static void test_azureml_set(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+	json_t *all, *patch;
+	int npatch;
+
+	(void)state;
+	g = do_set(b, 3);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_true(g.r.have_capacity);
+	assert_int_equal(g.r.capacity, 3);
+	/* GET (not busy), PATCH (202), poll InProgress, poll Succeeded */
+	assert_int_equal(g.r.attempts, 4);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	patch = recorded(all, "PATCH", 0, &npatch);
+	assert_int_equal(npatch, 1);
+	assert_string_equal(json_string_value(json_object_get(patch, "body")), "{\"sku\":{\"capacity\":3}}");
+	assert_string_equal(json_string_value(json_object_get(patch, "auth")), "Bearer " TOKEN1);
+	assert_string_equal(json_string_value(json_object_get(patch, "path")),
+			    "/subscriptions/0000-sub/resourceGroups/rg1/providers/Microsoft.MachineLearningServices"
+			    "/workspaces/ws1/onlineEndpoints/ep1/deployments/blue?api-version=2024-04-01");
+	assert_non_null(strstr(json_string_value(json_object_get(recorded(all, "GET", -1, NULL), "path")),
+			       "/mlAsyncOperations/"));
+	json_decref(all);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 3);
+	backend_free(b);
+}
+
+static void test_azureml_get(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+
+	(void)state;
+	fake_do("/_fake/capacity", "{\"capacity\":7}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 7);
+	assert_int_equal(g.r.http_status, 200);
+	assert_non_null(strstr(g.r.message, "Succeeded"));
+	backend_free(b);
+}
+
+static void test_azureml_busy_and_range(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g = { 0 }, g2 = { 0 };
+
+	(void)state;
+	assert_int_equal(backend_set(b, BACKEND_CAPACITY_MAX + 1, on_done, &g), -ERANGE);
+	assert_int_equal(backend_set(b, 2, on_done, &g), 0);
+	assert_true(backend_busy(b));
+	assert_int_equal(backend_get(b, on_done, &g2), -EBUSY);
+	assert_int_equal(backend_set(b, 3, on_done, &g2), -EBUSY);
+	run_until(&g, 10 * NSEC_PER_SEC);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_false(g2.done);
+	assert_false(backend_busy(b));
+	backend_free(b);
+}
+
+static void test_azureml_unauthorized(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+
+	(void)state;
+	fake_do("/_fake/token", "{\"token\":\"something-else\"}");
+	g = do_set(b, 3);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.http_status, 401);
+	assert_int_equal(g.r.attempts, 1);
+	assert_non_null(strstr(g.r.message, "The access token is invalid."));
+	assert_non_null(strstr(g.r.message, "InvalidAuthenticationToken"));
+	backend_free(b);
+}
+
+static void test_azureml_500_retried(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+	json_t *all;
+	int n;
+
+	(void)state;
+	fake_do("/_fake/faults", "{\"next\":[500, 502]}");
+	g = do_set(b, 4);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 4);
+	assert_int_equal(g.r.attempts, 6);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	recorded(all, "PATCH", 0, &n);
+	assert_int_equal(n, 1);
+	json_decref(all);
+	assert_non_null(strstr(logbuf, "HTTP 500, retrying"));
+	backend_free(b);
+}
+
+static void test_azureml_retry_after(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+	int64_t t0 = time_mono_ns();
+
+	(void)state;
+	fake_do("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":1}]}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.attempts, 2);
+	/* retry_delay is 50 ms: only Retry-After explains a second's wait */
+	assert_true(time_mono_ns() - t0 >= 950 * NSEC_PER_MSEC);
+	backend_free(b);
+}
+
+static void test_azureml_gives_up(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+
+	(void)state;
+	key(b, "max_attempts", "2");
+	fake_do("/_fake/faults", "{\"next\":[503, 503, 503]}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_RETRYING);
+	assert_int_equal(g.r.attempts, 2);
+	assert_int_equal(g.r.http_status, 503);
+	assert_non_null(strstr(g.r.message, "fake fault 503"));
+	backend_free(b);
+}
+
+static void test_azureml_operation_failed(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+
+	(void)state;
+	fake_do("/_fake/config", "{\"final\":\"Failed\"}");
+	g = do_set(b, 5);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_non_null(strstr(g.r.message, "fake operation Failed"));
+	backend_free(b);
+}
+
+static void test_azureml_200_then_wait(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+
+	(void)state;
+	/* 200 at once, no operation to poll */
+	fake_do("/_fake/config", "{\"patch_status\":200,\"polls\":0}");
+	g = do_set(b, 6);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.attempts, 2);
+	backend_free(b);
+}
+
+static void test_azureml_waits_while_updating(void **state)
+{
+	struct backend *a = azureml_new(), *b = azureml_new();
+	struct got ga = { 0 }, gb = { 0 };
+	json_t *all, *p;
+	int64_t end;
+	int n;
+
+	(void)state;
+	/* a's operation stays InProgress for 6 polls; b must wait for it before its PATCH */
+	fake_do("/_fake/config", "{\"polls\":6}");
+	assert_int_equal(backend_set(a, 2, on_done, &ga), 0);
+	end = time_mono_ns() + 150 * NSEC_PER_MSEC;
+	while (time_mono_ns() < end)
+		assert_true(sd_event_run(event, 20000) >= 0);
+	assert_false(ga.done);
+	assert_int_equal(backend_set(b, 5, on_done, &gb), 0);
+	run_until(&ga, 10 * NSEC_PER_SEC);
+	run_until(&gb, 10 * NSEC_PER_SEC);
+	assert_int_equal(ga.r.status, BACKEND_OK);
+	assert_int_equal(gb.r.status, BACKEND_OK);
+	/* b never sent a PATCH that the busy deployment refused */
+	all = fake_control("GET", "/_fake/requests", NULL);
+	p = recorded(all, "PATCH", -1, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(json_string_value(json_object_get(p, "body")), "{\"sku\":{\"capacity\":5}}");
+	json_decref(all);
+	ga = do_get(a);
+	assert_int_equal(ga.r.capacity, 5);
+	backend_free(a);
+	backend_free(b);
+}
+
+static void test_token_file_change(void **state)
+{
+	struct backend *b = azureml_new();
+	struct got g;
+	json_t *all;
+
+	(void)state;
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	write_token(TOKEN2);
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	assert_string_equal(json_string_value(json_object_get(recorded(all, "GET", -1, NULL), "auth")),
+			    "Bearer " TOKEN2);
+	json_decref(all);
+	assert_non_null(strstr(logbuf, "changed, read again"));
+	backend_free(b);
+}
+
+static struct backend *kubernetes_new(void)
+{
+	struct backend *b;
+	char api[64];
+
+	assert_int_equal(backend_new("kubernetes", "web", "", "web-app", &b), 0);
+	snprintf(api, sizeof(api), "http://127.0.0.1:%d", fake_port);
+	key(b, "api", api);
+	key(b, "namespace", "prod");
+	key(b, "token_file", token_path);
+	key(b, "retry_delay", "50ms");
+	assert_int_equal(backend_start(b, event), 0);
+	return b;
+}
+
+static void test_kubernetes(void **state)
+{
+	struct backend *b = kubernetes_new();
+	struct got g;
+	json_t *all, *patch;
+
+	(void)state;
+	g = do_set(b, 4);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 4);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	patch = recorded(all, "PATCH", 0, NULL);
+	assert_non_null(patch);
+	assert_string_equal(json_string_value(json_object_get(patch, "path")),
+			    "/apis/apps/v1/namespaces/prod/deployments/web-app/scale");
+	assert_string_equal(json_string_value(json_object_get(patch, "body")), "{\"spec\":{\"replicas\":4}}");
+	assert_string_equal(json_string_value(json_object_get(patch, "ctype")), "application/merge-patch+json");
+	assert_string_equal(json_string_value(json_object_get(patch, "auth")), "Bearer " TOKEN1);
+	json_decref(all);
+	fake_do("/_fake/capacity", "{\"capacity\":9}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 9);
+
+	fake_do("/_fake/token", "{\"token\":\"other\"}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.http_status, 401);
+	assert_non_null(strstr(g.r.message, "Unauthorized"));
+	backend_free(b);
+}
+
+static void test_sim(void **state)
+{
+	struct backend *b;
+	struct got g;
+
+	(void)state;
+	assert_int_equal(backend_new("sim", "web", "", "blue", &b), 0);
+	key(b, "initial", "2");
+	assert_int_equal(backend_start(b, event), 0);
+	g = do_get(b);
+	assert_int_equal(g.r.capacity, 2);
+	g = do_set(b, 5);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	g = do_get(b);
+	assert_int_equal(g.r.capacity, 5);
+	backend_free(b);
+}
+
+static void test_conf(void **state)
+{
+	struct conf_ctx c = { .path = "test.conf", .line = 12 };
+	struct backend *b;
+
+	(void)state;
+	assert_int_equal(backend_new("nope", "web", "", "blue", &b), -ENOENT);
+	assert_int_equal(backend_new("azureml", "web", "ep", "blue", &b), 0);
+	assert_int_equal(backend_conf_key(b, &c, "colour", "blue"), -ENOENT);
+	logbuf[0] = '\0';
+	assert_int_equal(backend_conf_key(b, &c, "arm", "ftp://x"), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:12:"));
+	assert_int_equal(backend_conf_key(b, &c, "workspace", "a/b"), -EINVAL);
+	assert_int_equal(backend_conf_key(b, &c, "max_attempts", "0"), -EINVAL);
+	/* keys missing: start refuses */
+	assert_true(backend_start(b, event) < 0);
+	backend_free(b);
+	assert_int_equal(backend_new("azureml", "web", "ep", "blue", &b), 0);
+	key(b, "subscription", "s");
+	key(b, "resource_group", "r");
+	key(b, "workspace", "w");
+	key(b, "token_file", token_path);
+	key(b, "insecure", "true");
+	logbuf[0] = '\0';
+	assert_int_equal(backend_start(b, event), 0);
+	assert_non_null(strstr(logbuf, "NOT verified"));
+	backend_free(b);
+}
+
+/* last: nothing logged in the whole run carries a token */
+static void test_no_secret_logged(void **state)
+{
+	(void)state;
+	assert_null(strstr(logbuf, "tok-SECRET"));
+	assert_null(strstr(logbuf, "Bearer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_azureml_set, test_setup),
+		cmocka_unit_test_setup(test_azureml_get, test_setup),
+		cmocka_unit_test_setup(test_azureml_busy_and_range, test_setup),
+		cmocka_unit_test_setup(test_azureml_unauthorized, test_setup),
+		cmocka_unit_test_setup(test_azureml_500_retried, test_setup),
+		cmocka_unit_test_setup(test_azureml_retry_after, test_setup),
+		cmocka_unit_test_setup(test_azureml_gives_up, test_setup),
+		cmocka_unit_test_setup(test_azureml_operation_failed, test_setup),
+		cmocka_unit_test_setup(test_azureml_200_then_wait, test_setup),
+		cmocka_unit_test_setup(test_azureml_waits_while_updating, test_setup),
+		cmocka_unit_test_setup(test_token_file_change, test_setup),
+		cmocka_unit_test_setup(test_kubernetes, test_setup),
+		cmocka_unit_test_setup(test_sim, test_setup),
+		cmocka_unit_test_setup(test_conf, test_setup),
+		cmocka_unit_test(test_no_secret_logged),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
