@@ -445,6 +445,33 @@ static void conn_welcome(struct stream_conn *c, const uint8_t *f, size_t len)
 	stream_publish(s);
 }
 
+/*
+ * ACK (1.1): the coordinator has stored every aggregate of this boot up to
+ * acked_seq.  It only grows (WELCOME's resume_seq is the first such point);
+ * 0, or -1 when the connection was ended.
+ */
+static int conn_ack(struct stream_conn *c, const uint8_t *f, size_t len)
+{
+	struct wire_ack a;
+	int r;
+
+	r = wire_decode_ack(f, len, &c->session, &a);
+	if (r < 0) {
+		conn_fail(c, RING_CONN_BACKOFF, 0, "bad ACK: %s", wire_strerror(r));
+		return -1;
+	}
+	if (a.acked_seq > c->last_seq) {
+		conn_fail(c, RING_CONN_BACKOFF, 0, "ACK of %llu, beyond the last frame sent (%llu)",
+			  (unsigned long long)a.acked_seq, (unsigned long long)c->last_seq);
+		return -1;
+	}
+	if (a.acked_seq > c->acked_seq) {
+		c->acked_seq = a.acked_seq;
+		stream_publish(c->s);
+	}
+	return 0;
+}
+
 /* Reads and handles what the coordinator sent; 0, or -1 when the connection was ended. */
 static int conn_read(struct stream_conn *c)
 {
@@ -477,6 +504,9 @@ static int conn_read(struct stream_conn *c)
 		if (info.type == WIRE_WELCOME && !c->session.established) {
 			conn_welcome(c, c->in + off, (size_t)r);
 			if (c->fd < 0)
+				return -1;
+		} else if (info.type == WIRE_ACK && c->session.established) {
+			if (conn_ack(c, c->in + off, (size_t)r) < 0)
 				return -1;
 		} else if (!c->session.established ||
 			   (r = wire_decode_skip(c->in + off, (size_t)r, &c->session)) < 0) {

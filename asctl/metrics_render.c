@@ -135,7 +135,7 @@ static json_t *metrics_render_json_conn(const struct ring_stream_conn *c, int64_
 	r |= output_set(o, "since_s", c->since_real_ns ?
 			metrics_render_seconds(now_real_ns - c->since_real_ns) : json_null());
 	r |= output_set(o, "sent_seq", metrics_render_seq(c->sent_seq));
-	r |= output_set(o, "acked_at_connect_seq", metrics_render_seq(c->acked_seq));
+	r |= output_set(o, "acked_seq", metrics_render_seq(c->acked_seq));
 	r |= output_set(o, "backlog", json_integer(c->backlog <= INT64_MAX ? (json_int_t)c->backlog : INT64_MAX));
 	r |= output_set(o, "lost", json_integer(c->lost <= INT64_MAX ? (json_int_t)c->lost : INT64_MAX));
 	r |= output_set(o, "reconnects", json_integer(c->reconnects));
@@ -230,7 +230,7 @@ static void metrics_render_pair(struct table *t, const char *key, const char *va
 	table_cell(t, value && *value ? value : NULL);
 }
 
-/* One line a coordinator: state, then the numbers ("acked at connect": the protocol has no ACK yet). */
+/* One line a coordinator: state, then the numbers ("acked": the newest ACK, or WELCOME's resume_seq). */
 static void metrics_render_print_stream(struct table *t, const struct metrics_summary *s,
 					const struct metrics_view *v)
 {
@@ -250,7 +250,7 @@ static void metrics_render_print_stream(struct table *t, const struct metrics_su
 		c = &s->stream.conns[i];
 		table_row(t);
 		table_cell(t, "coordinator");
-		table_cellf(t, "%s %s for %s: sent %llu, acked at connect %llu, backlog %llu, "
+		table_cellf(t, "%s %s for %s: sent %llu, acked %llu, backlog %llu, "
 			    "lost %llu, reconnects %u%s%s", c->address,
 			    ring_conn_state_name(c->state),
 			    metrics_render_age(v->now_real_ns - c->since_real_ns, b, sizeof(b)),

@@ -24,7 +24,7 @@ struct metrics_view {
  * heartbeat_age_s, interval_s, slots, samples_held, held_s, latest
  * {time, mono_ns, values}, averages {metric: {"10s", "1m", "5m"}}, partial
  * (the windows longer than the history held), stream [{coordinator, state,
- * since_s, sent_seq, acked_at_connect_seq, backlog, lost, reconnects, error}]
+ * since_s, sent_seq, acked_seq, backlog, lost, reconnects, error}]
  * (empty when the agent streams to no coordinator), and samples when v->list.
  * Unknown values are null.
  */

@@ -86,6 +86,10 @@ static int status_print_setting(const json_t *s, FILE *f)
 	}
 	e = json_array_size(rules) ? table_print(t, f) : 0;
 	table_free(t);
+	if (strcmp(status_str(s, "state"), "recovering") == 0)
+		fprintf(f, "  start-up grace: waiting for agents to resend what they hold; "
+			"evaluation starts in %.0fs\n",
+			ceil(json_number_value(json_object_get(s, "recovering_left_s"))));
 	if (json_is_object(last))
 		fprintf(f, "  last decision at %s: %s\n", status_str(last, "time"),
 			status_str(last, "reason"));

@@ -93,7 +93,7 @@ struct ring_stream_conn {
 	uint32_t state;			/* enum ring_conn_state */
 	uint32_t reconnects;		/* connections made after the first */
 	uint64_t sent_seq;		/* the last aggregate written whole to the socket, 0: none */
-	uint64_t acked_seq;		/* WELCOME's resume_seq at the last connect */
+	uint64_t acked_seq;		/* the newest ACK, or WELCOME's resume_seq until one came */
 	uint64_t backlog;		/* aggregates due but not yet sent */
 	uint64_t lost;			/* aggregates the ring no longer held when due */
 	int64_t since_real_ns;		/* CLOCK_REALTIME of the last state change */

@@ -233,6 +233,8 @@ void wire_session_init(struct wire_session *s, struct wire_keys *keys, bool agen
 {
 	memset(s, 0, sizeof(*s));
 	s->keys = keys;
+	s->agent = agent;
+	s->minor = WIRE_VERSION_MINOR;
 	if (agent)
 		s->key_id = wire_keys_signing_id(keys);
 }
@@ -271,13 +273,14 @@ int wire_frame_peek(const void *buf, size_t len, struct wire_frame_info *info)
 	return (int)info->length;
 }
 
-static void put_header(struct wbuf *w, unsigned type, uint32_t key_id, uint64_t seq)
+static void put_header(struct wbuf *w, const struct wire_session *s, unsigned type, uint32_t key_id,
+		       uint64_t seq)
 {
 	static const uint8_t no_mac[WIRE_HMAC_LEN];
 
 	put_bytes(w, wire_magic, 4);
 	put_u8(w, WIRE_VERSION_MAJOR);
-	put_u8(w, WIRE_VERSION_MINOR);
+	put_u8(w, s->minor);
 	put_u8(w, (uint8_t)type);
 	put_u8(w, 0);
 	put_u32(w, 0);		/* length, set by frame_seal() */
@@ -389,7 +392,7 @@ int wire_encode_hello(void *buf, size_t cap, struct wire_session *s,
 	    !interval_ok(h->report_interval_ns) ||
 	    h->label_count > WIRE_LABELS_MAX || h->metric_count > WIRE_METRICS_MAX)
 		return -EINVAL;
-	put_header(&w, WIRE_HELLO, s->key_id, 0);
+	put_header(&w, s, WIRE_HELLO, s->key_id, 0);
 	put_bytes(&w, h->nonce, WIRE_NONCE_LEN);
 	put_u64(&w, h->boot_id);
 	put_u64(&w, h->last_seq);
@@ -496,7 +499,7 @@ int wire_encode_welcome(void *buf, size_t cap, struct wire_session *s,
 	}
 	if (s->established)
 		return -EINVAL;
-	put_header(&w, WIRE_WELCOME, s->key_id, 0);
+	put_header(&w, s, WIRE_WELCOME, s->key_id, 0);
 	put_u16(&w, wl->status);
 	put_u16(&w, 0);
 	put_u32(&w, wl->retry_after_ms);
@@ -609,7 +612,7 @@ int wire_encode_aggregate(void *buf, size_t cap, struct wire_session *s,
 	if (!s->established || a->seq == 0 || a->end_ns < a->start_ns ||
 	    a->count > WIRE_METRICS_MAX || !stats_ok(s, a->stats, a->count))
 		return -EINVAL;
-	put_header(&w, WIRE_AGGREGATE, s->key_id, a->seq);
+	put_header(&w, s, WIRE_AGGREGATE, s->key_id, a->seq);
 	put_u64(&w, (uint64_t)a->start_ns);
 	put_u64(&w, (uint64_t)a->end_ns);
 	put_u16(&w, a->count);
@@ -692,7 +695,7 @@ int wire_encode_heartbeat(void *buf, size_t cap, struct wire_session *s,
 		return -ENOKEY;
 	if (!s->established || hb->seq == 0)
 		return -EINVAL;
-	put_header(&w, WIRE_HEARTBEAT, s->key_id, hb->seq);
+	put_header(&w, s, WIRE_HEARTBEAT, s->key_id, hb->seq);
 	put_u64(&w, (uint64_t)hb->agent_real_ns);
 	return frame_seal(&w, key, s->nonce, len);
 }
@@ -726,7 +729,7 @@ int wire_encode_goodbye(void *buf, size_t cap, struct wire_session *s,
 		return -ENOKEY;
 	if (!s->established || g->seq == 0)
 		return -EINVAL;
-	put_header(&w, WIRE_GOODBYE, s->key_id, g->seq);
+	put_header(&w, s, WIRE_GOODBYE, s->key_id, g->seq);
 	put_u16(&w, g->reason);
 	put_u16(&w, 0);
 	put_str(&w, &g->message, 0, WIRE_REASON_MAX);
@@ -754,9 +757,55 @@ int wire_decode_goodbye(const void *frame, size_t len, struct wire_session *s, s
 	return 0;
 }
 
-static bool type_known(unsigned type)
+/* The frame types of a minor: 1.0 has HELLO .. GOODBYE, 1.1 adds ACK. */
+static bool type_known(unsigned type, unsigned minor)
 {
-	return type >= WIRE_HELLO && type <= WIRE_GOODBYE;
+	return (type >= WIRE_HELLO && type <= WIRE_GOODBYE) || (type == WIRE_ACK && minor >= 1);
+}
+
+/* ---- ACK (1.1): coordinator → agent ---- */
+
+#define ACK_LEN		16	/* acked_seq, coord_real_ns */
+
+int wire_encode_ack(void *buf, size_t cap, struct wire_session *s,
+		    const struct wire_ack *a, size_t *len)
+{
+	struct wbuf w = { buf, cap, 0, 0 };
+	struct wire_key *key = session_key(s);
+
+	if (!key)
+		return -ENOKEY;
+	if (!s->established || s->agent || s->minor < 1 || a->seq == 0)
+		return -EINVAL;
+	put_header(&w, s, WIRE_ACK, s->key_id, a->seq);
+	put_u64(&w, a->acked_seq);
+	put_u64(&w, (uint64_t)a->coord_real_ns);
+	return frame_seal(&w, key, s->nonce, len);
+}
+
+int wire_decode_ack(const void *frame, size_t len, struct wire_session *s, struct wire_ack *out)
+{
+	const uint8_t *f = frame;
+	struct wire_frame_info info;
+	int r;
+
+	r = frame_check(f, len, WIRE_ACK, &info);
+	if (r < 0)
+		return r;
+	/* only the agent receives ACKs, and 1.0 had none */
+	if (!s->agent || info.version_minor < 1)
+		return -EPROTO;
+	r = frame_auth(f, len, WIRE_ACK, s, &info);
+	if (r < 0)
+		return r;
+	if (len - WIRE_HEADER_LEN < ACK_LEN)
+		return -EPROTO;
+	/* bytes after the known fields come from a newer minor: ignored */
+	out->seq = info.seq;
+	out->acked_seq = le64(f + WIRE_HEADER_LEN);
+	out->coord_real_ns = (int64_t)le64(f + WIRE_HEADER_LEN + 8);
+	s->recv_seq = info.seq;
+	return 0;
 }
 
 int wire_decode_skip(const void *frame, size_t len, struct wire_session *s)
@@ -768,7 +817,7 @@ int wire_decode_skip(const void *frame, size_t len, struct wire_session *s)
 	r = frame_check(f, len, 0, &info);
 	if (r < 0)
 		return r;
-	if (type_known(info.type) || info.version_minor <= WIRE_VERSION_MINOR)
+	if (type_known(info.type, s->minor) || info.version_minor <= s->minor)
 		return -EPROTO;
 	r = frame_auth(f, len, info.type, s, &info);
 	if (r < 0)
@@ -845,7 +894,8 @@ const char *wire_type_name(unsigned type)
 		[WIRE_AGGREGATE] = "AGGREGATE",
 		[WIRE_HEARTBEAT] = "HEARTBEAT",
 		[WIRE_GOODBYE] = "GOODBYE",
+		[WIRE_ACK] = "ACK",
 	};
 
-	return type_known(type) ? names[type] : "unknown";
+	return type_known(type, WIRE_VERSION_MINOR) ? names[type] : "unknown";
 }

@@ -8,7 +8,7 @@
 
 #define WIRE_MAGIC		0x57435341u	/* "ASCW" read as little-endian bytes */
 #define WIRE_VERSION_MAJOR	1	/* receivers refuse another major */
-#define WIRE_VERSION_MINOR	0	/* newer minors: unknown types skipped, trailing bytes ignored */
+#define WIRE_VERSION_MINOR	1	/* newer minors: unknown types skipped, trailing bytes ignored; 1: ACK */
 
 #define WIRE_HEADER_LEN		56
 #define WIRE_FRAME_MAX		65536	/* whole frame, header included */
@@ -36,6 +36,7 @@ enum wire_type {
 	WIRE_AGGREGATE = 3,	/* agent → coordinator, one report interval */
 	WIRE_HEARTBEAT = 4,	/* agent → coordinator, when idle */
 	WIRE_GOODBYE = 5,	/* agent → coordinator, clean exit */
+	WIRE_ACK = 6,		/* coordinator → agent (1.1): the highest sequence stored */
 };
 
 enum wire_status {
@@ -111,9 +112,16 @@ struct wire_session {
 	uint8_t nonce[WIRE_NONCE_LEN];		/* session nonce */
 	uint64_t recv_seq;			/* highest sequence accepted; later frames must exceed it */
 	uint16_t metric_count;			/* the HELLO's metric table: AGGREGATE indexes stay below */
+	bool agent;				/* the agent's end: receives WELCOME and ACK */
+	uint8_t minor;				/* the minor this end speaks: WIRE_VERSION_MINOR, or lower to act as an older peer */
 };
 
-/* An agent's session signs with the first key; a coordinator's learns its key from HELLO. */
+/*
+ * An agent's session signs with the first key; a coordinator's learns its
+ * key from HELLO.  Both speak WIRE_VERSION_MINOR; lower s->minor afterwards
+ * to behave as an older peer (stamped in the header; types of newer minors
+ * are then unknown to wire_decode_skip()).
+ */
 void wire_session_init(struct wire_session *s, struct wire_keys *keys, bool agent);
 
 /* ---- frames ---- */
@@ -198,6 +206,17 @@ struct wire_goodbye {
 };
 
 /*
+ * ACK (1.1): the coordinator's own sequence number (a per-session counter
+ * from 1: the agent's session refuses one at or below the last) and the
+ * highest AGGREGATE sequence of this agent boot stored so far.
+ */
+struct wire_ack {
+	uint64_t seq;
+	uint64_t acked_seq;
+	int64_t coord_real_ns;	/* the coordinator's CLOCK_REALTIME when sending */
+};
+
+/*
  * Looks at the start of a byte stream.  Returns the length of the complete
  * frame at buf, or -EAGAIN (info->need: bytes needed in all), -EPROTO (not a
  * frame: bad magic), -EPROTONOSUPPORT (another major; info says which) or
@@ -225,6 +244,9 @@ int wire_encode_heartbeat(void *buf, size_t cap, struct wire_session *s,
 			  const struct wire_heartbeat *hb, size_t *len);
 int wire_encode_goodbye(void *buf, size_t cap, struct wire_session *s,
 			const struct wire_goodbye *g, size_t *len);
+/* The coordinator's end only, in a session of minor >= 1 (-EINVAL otherwise). */
+int wire_encode_ack(void *buf, size_t cap, struct wire_session *s,
+		    const struct wire_ack *a, size_t *len);
 
 /*
  * Decoders take exactly one frame (len as returned by wire_frame_peek),
@@ -246,10 +268,12 @@ int wire_decode_welcome(const void *frame, size_t len, struct wire_session *s, s
 int wire_decode_aggregate(const void *frame, size_t len, struct wire_session *s, struct wire_aggregate *out);
 int wire_decode_heartbeat(const void *frame, size_t len, struct wire_session *s, struct wire_heartbeat *out);
 int wire_decode_goodbye(const void *frame, size_t len, struct wire_session *s, struct wire_goodbye *out);
+/* The agent's end only; an ACK stamped with minor 0 is malformed (-EPROTO). */
+int wire_decode_ack(const void *frame, size_t len, struct wire_session *s, struct wire_ack *out);
 /*
- * A frame of a type this version does not know: verified like any
- * sequenced frame and skipped (0) when its minor is newer than ours;
- * -EPROTO when it claims our minor or an older one.
+ * A frame of a type the session's minor (s->minor) does not know: verified
+ * like any sequenced frame and skipped (0) when its minor is newer; -EPROTO
+ * when it claims the session's minor or an older one, or is a known type.
  */
 int wire_decode_skip(const void *frame, size_t len, struct wire_session *s);
 

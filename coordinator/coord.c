@@ -41,7 +41,18 @@ struct coord {
 	size_t nsettings;
 	struct coord_setting *settings;
 	int64_t started_ns;
+	int64_t grace_until_ns;		/* boundaries before it are not evaluated (startup_grace) */
 };
+
+/*
+ * Late data.  Agents resend what they hold after an outage, oldest first,
+ * and a coordinator restart forgets what it had, so they resend everything.
+ * The store keeps grains within COORD_LATENESS_NS (or startup_grace + 60 s
+ * if longer) of the newest open, and during startup_grace no boundary is
+ * evaluated (a query closes grains): the resends land in open grains.
+ */
+#define COORD_LATENESS_NS	(120 * NSEC_PER_SEC)
+#define COORD_RECOVERING	"recovering: waiting for agents to resend"
 
 static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata);
 
@@ -110,6 +121,10 @@ static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata)
 
 	(void)s;
 	(void)usec;
+	if (cs->next_ns < c->grace_until_ns)
+		return coord_arm(cs, time_real_ns());	/* recovering: no query closes a grain */
+	if (!cs->ticks && c->grace_until_ns)
+		log_info("%s: startup grace over: evaluating", c->conf->engine->settings[cs->index].name);
 	r = engine_evaluate(c->engine, cs->index, cs->next_ns, cs->count, &d);
 	if (r < 0) {
 		log_err("%s: evaluation failed: %s", c->conf->engine->settings[cs->index].name,
@@ -133,6 +148,7 @@ int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
 {
 	const struct profile *p;
 	struct coord *c;
+	int64_t lateness;
 	size_t i;
 	int r;
 
@@ -150,6 +166,17 @@ int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
 	if (!c->settings || !c->engine || !c->reg) {
 		r = -ENOMEM;
 		goto fail;
+	}
+	lateness = conf->startup_grace_ns + 60 * NSEC_PER_SEC;
+	r = store_set_lateness(engine_store(c->engine),
+			       lateness > COORD_LATENESS_NS ? lateness : COORD_LATENESS_NS);
+	if (r < 0)
+		goto fail;
+	/* without listen no agent resends anything: nothing to wait for */
+	if (conf->nlisten && conf->startup_grace_ns > 0) {
+		c->grace_until_ns = c->started_ns + conf->startup_grace_ns;
+		log_notice("recovering: evaluating no boundary for %lld s, while agents resend",
+			   (long long)(conf->startup_grace_ns / NSEC_PER_SEC));
 	}
 	for (i = 0; i < c->nsettings; i++) {
 		struct coord_setting *cs = &c->settings[i];
@@ -204,7 +231,7 @@ static json_t *coord_number(double v)
 }
 
 static json_t *coord_status_rules(const struct coord_setting *cs, const struct profile *p,
-				  bool have)
+				  bool have, bool recovering)
 {
 	json_t *rules = json_array(), *r;
 	char cond[512];
@@ -220,7 +247,7 @@ static json_t *coord_status_rules(const struct coord_setting *cs, const struct p
 			      "condition", cond, "metric", ru->cond.metric,
 			      "observed", ev ? coord_number(ev->observed) : json_null(),
 			      "operator", cond_op_name(ru->cond.op), "threshold", ru->cond.threshold,
-			      "state", ev ? rule_state_name(ev->state) : "pending",
+			      "state", ev ? rule_state_name(ev->state) : recovering ? "recovering" : "pending",
 			      "estimate", ev ? coord_number(ev->estimate) : json_null());
 		if (r)
 			json_array_append_new(rules, r);
@@ -232,7 +259,7 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 				    int64_t now_ns)
 {
 	const struct setting *s = &c->conf->engine->settings[cs->index];
-	bool have = cs->have_last;
+	bool have = cs->have_last, recovering;
 	const struct profile *p;
 	int64_t left = 0;
 	unsigned live, stale;
@@ -252,7 +279,14 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 		      "ticks", (json_int_t)cs->ticks);
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "rules", coord_status_rules(cs, p, have));
+	recovering = cs->next_ns < c->grace_until_ns;
+	json_object_set_new(o, "state", json_string(recovering ? "recovering" : "running"));
+	json_object_set_new(o, "recovering_left_s",
+			    json_real(recovering && c->grace_until_ns > now_ns ?
+				      (double)(c->grace_until_ns - now_ns) / NSEC_PER_SEC : 0));
+	if (recovering)
+		json_object_set_new(o, "reason", json_string(COORD_RECOVERING));
+	json_object_set_new(o, "rules", coord_status_rules(cs, p, have, recovering));
 	instances_count(c->reg, s->deployment, s->endpoint, &live, &stale);
 	json_object_set_new(o, "instances", json_pack("{s:I, s:I}", "live", (json_int_t)live,
 						      "stale", (json_int_t)stale));

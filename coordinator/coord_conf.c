@@ -15,6 +15,7 @@ void coord_conf_defaults(struct coord_conf *c)
 	snprintf(c->control_group, sizeof(c->control_group), "ascale");
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/ascale");
 	c->settle_ns = 2 * NSEC_PER_SEC;
+	c->startup_grace_ns = 45 * NSEC_PER_SEC;	/* > the agents' 30 s backoff + a report */
 	c->max_instances = 20000;
 	c->max_metrics = 64;
 }
@@ -65,6 +66,9 @@ static int coord_conf_key(struct conf_ctx *ctx, const char *setting, const char 
 		return conf_string(ctx, key, value, c->key_file, sizeof(c->key_file));
 	if (strcmp(key, "settle") == 0)
 		return conf_duration(ctx, key, value, NSEC_PER_SEC, 0, 60 * NSEC_PER_SEC, &c->settle_ns);
+	if (strcmp(key, "startup_grace") == 0)
+		return conf_duration(ctx, key, value, NSEC_PER_SEC, 0, 600 * NSEC_PER_SEC,
+				     &c->startup_grace_ns);
 	if (strcmp(key, "max_instances") == 0)
 		return conf_uint(ctx, key, value, 1, 1000000, &c->max_instances);
 	if (strcmp(key, "max_metrics") == 0)

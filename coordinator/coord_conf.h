@@ -21,6 +21,7 @@ struct coord_conf {
 	char state_dir[256];
 	char key_file[256];
 	int64_t settle_ns;			/* tick this long after each boundary */
+	int64_t startup_grace_ns;		/* after start, ingest without evaluating */
 	uint64_t max_instances;
 	uint64_t max_metrics;
 	struct engine_conf *engine;

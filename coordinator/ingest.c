@@ -18,6 +18,9 @@
 #define INGEST_READS		8	/* reads per wake-up: no connection starves the others */
 #define INGEST_LINGER_NS	(2LL * NSEC_PER_SEC)	/* a refused peer has this long to read why */
 #define INGEST_LOG_BUDGET	20	/* warnings about peers, per second */
+#define INGEST_ACK_GAP_NS	NSEC_PER_SEC	/* ACKs per connection: at most one a second ... */
+#define INGEST_LAT_PER_DECADE	8	/* latency histogram: 8 buckets a decade ... */
+#define INGEST_LAT_BUCKETS	(7 * INGEST_LAT_PER_DECADE + 1)	/* ... from 1 µs to 10 s, then one above */
 
 struct conn {
 	struct ingest *ig;
@@ -35,6 +38,12 @@ struct conn {
 	int64_t idle_ns;
 	char peer[INSTANCES_PEER_MAX];
 	char name[WIRE_NAME_MAX + 1];	/* the HELLO's instance, for messages */
+	int64_t read_ns;		/* monotonic: the read() that completed the frames in hand */
+	bool acks;			/* the HELLO's minor has ACK (>= 1) */
+	uint64_t ack_seq;		/* our sequence for ACKs, a per-session counter */
+	uint64_t stored_seq;		/* the newest AGGREGATE of the session in the store */
+	uint64_t acked_seq;		/* ... and the newest acknowledged */
+	int64_t ack_ns, ack_gap_ns;	/* monotonic: the last ACK; the least time between two */
 };
 
 struct ingest {
@@ -52,7 +61,63 @@ struct ingest {
 	uint64_t conn_max;
 	unsigned log_budget;
 	struct ingest_stats st;
+	uint64_t lat[INGEST_LAT_BUCKETS];	/* AGGREGATEs by read-to-stored delay */
+	uint64_t lat_count;
+	int64_t lat_max_ns;
 };
+
+/* Upper bounds of the latency buckets, in ns: 1 µs × 10^(i / 8); the last bucket has none. */
+static int64_t lat_bound[INGEST_LAT_BUCKETS - 1];
+
+static void ingest_lat_init(void)
+{
+	double b = 1000;
+	unsigned i;
+
+	for (i = 0; i < INGEST_LAT_BUCKETS - 1; i++) {
+		lat_bound[i] = (int64_t)(b + 0.5);
+		b *= 1.333521432163324;	/* 10^(1/8) */
+	}
+}
+
+static void ingest_lat_add(struct ingest *ig, int64_t ns)
+{
+	unsigned lo = 0, hi = INGEST_LAT_BUCKETS - 1, mid;
+
+	if (ns < 0)
+		ns = 0;
+	/* the first bucket whose bound is >= ns */
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		if (lat_bound[mid] >= ns)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	ig->lat[lo]++;
+	ig->lat_count++;
+	if (ns > ig->lat_max_ns)
+		ig->lat_max_ns = ns;
+}
+
+/* The q-quantile in µs: the bound of its bucket, at most the maximum. */
+static double ingest_lat_quantile(const struct ingest *ig, double q)
+{
+	uint64_t rank, seen = 0;
+	unsigned i;
+
+	if (!ig->lat_count)
+		return 0;
+	rank = (uint64_t)(q * (double)ig->lat_count + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	for (i = 0; i < INGEST_LAT_BUCKETS - 1; i++) {
+		seen += ig->lat[i];
+		if (seen >= rank)
+			return (double)(lat_bound[i] < ig->lat_max_ns ? lat_bound[i] : ig->lat_max_ns) / 1e3;
+	}
+	return (double)ig->lat_max_ns / 1e3;
+}
 
 static void conn_free(struct conn *c)
 {
@@ -102,7 +167,7 @@ static int conn_send(struct conn *c, const void *buf, size_t len)
 			return 0;
 	}
 	if (c->out_len + (len - (size_t)n) > WIRE_FRAME_MAX)
-		return -ENOBUFS;	/* only WELCOMEs go out: never this much */
+		return -ENOBUFS;	/* a WELCOME, or one ACK at a time: never this much */
 	if (!c->out) {
 		c->out = malloc(WIRE_FRAME_MAX);
 		if (!c->out)
@@ -150,7 +215,39 @@ static void conn_refuse(struct conn *c, enum wire_status status, uint32_t retry_
 		shutdown(c->fd, SHUT_WR);
 }
 
-static int conn_hello(struct conn *c, const uint8_t *f, size_t len)
+/*
+ * ACK (1.1): the newest AGGREGATE of the session in the store, to agents
+ * whose HELLO is 1.1 or newer.  Coalesced: at most one per ack gap (the
+ * sweep sends what waits longer, force), and none while output is pending
+ * (the next carries the newer number).
+ */
+static void conn_ack(struct conn *c, int64_t now, bool force)
+{
+	struct wire_ack a;
+	uint8_t buf[128];
+	size_t len;
+	int rc;
+
+	if (!c->acks || !c->inst || c->closing || c->stored_seq <= c->acked_seq || c->out_len ||
+	    (!force && now - c->ack_ns < c->ack_gap_ns))
+		return;
+	a.seq = ++c->ack_seq;
+	a.acked_seq = c->stored_seq;
+	a.coord_real_ns = time_real_ns();
+	rc = wire_encode_ack(buf, sizeof(buf), &c->sess, &a, &len);
+	if (rc == 0)
+		rc = conn_send(c, buf, len);
+	if (rc < 0) {
+		/* a broken connection shows on the next read */
+		log_debug("agent %s: cannot send ACK: %s", c->peer, wire_strerror(rc));
+		return;
+	}
+	c->acked_seq = a.acked_seq;
+	c->ack_ns = now;
+	c->ig->st.acks++;
+}
+
+static int conn_hello(struct conn *c, const uint8_t *f, size_t len, uint8_t minor)
 {
 	static struct wire_hello h;	/* one thread; 3.5 KiB is too much for each stack frame */
 	struct ingest *ig = c->ig;
@@ -195,6 +292,9 @@ static int conn_hello(struct conn *c, const uint8_t *f, size_t len)
 	if (c->idle_ns < INGEST_IDLE_MIN_NS)
 		c->idle_ns = INGEST_IDLE_MIN_NS;
 	w.idle_timeout_ms = (uint32_t)(c->idle_ns / NSEC_PER_MSEC);
+	c->acks = minor >= 1;
+	c->ack_gap_ns = h.report_interval_ns / 2 < INGEST_ACK_GAP_NS ? h.report_interval_ns / 2 :
+								      INGEST_ACK_GAP_NS;
 	w.coord_real_ns = time_real_ns();
 	if (wire_random(w.nonce, sizeof(w.nonce)) < 0 ||
 	    wire_encode_welcome(buf, sizeof(buf), &c->sess, &w, &wlen) < 0 ||
@@ -221,7 +321,7 @@ static int conn_frame(struct conn *c, const uint8_t *f, size_t len, const struct
 
 	if (!c->sess.established) {
 		if (info->type == WIRE_HELLO)
-			return conn_hello(c, f, len);
+			return conn_hello(c, f, len, info->version_minor);
 		wire_stats_count(&ig->st.wire, -EPROTO, false);
 		conn_log(c, "expected HELLO first", 0);
 		return -EPROTO;
@@ -254,6 +354,8 @@ static int conn_frame(struct conn *c, const uint8_t *f, size_t len, const struct
 	switch (info->type) {
 	case WIRE_AGGREGATE:
 		instances_aggregate(ig->reg, c->inst, &u.agg, now);
+		ingest_lat_add(ig, time_mono_ns() - c->read_ns);
+		c->stored_seq = u.agg.seq;
 		return 0;
 	case WIRE_HEARTBEAT:
 		instances_heartbeat(ig->reg, c->inst, &u.hb, now);
@@ -346,7 +448,7 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			n = read(fd, c->in + c->in_len, room);
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return 0;
+			break;
 		if (n <= 0) {
 			if (n < 0 || (c->in_len && !c->closing))
 				log_debug("agent %s: %s", c->peer,
@@ -358,6 +460,7 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		if (c->closing)
 			continue;
 		c->in_len += (size_t)n;
+		c->read_ns = time_mono_ns();
 		rc = conn_frames(c);
 		if (rc < 0 || (rc == 1 && !c->closing)) {
 			if (rc < 0)
@@ -366,8 +469,9 @@ static int conn_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			return 0;
 		}
 		if ((size_t)n < room)
-			return 0;
+			break;
 	}
+	conn_ack(c, time_mono_ns(), false);
 	return 0;
 }
 
@@ -441,7 +545,9 @@ static int ingest_sweep(sd_event_source *s, uint64_t usec, void *userdata)
 					  c->sess.established ? "idle" : "no HELLO in time");
 			}
 			conn_free(c);
+			continue;
 		}
+		conn_ack(c, now, true);
 	}
 	if (ig->paused) {
 		ig->paused = false;
@@ -489,6 +595,7 @@ int ingest_open(sd_event *e, const struct coord_conf *conf, struct instances *re
 	ig->conf = conf;
 	ig->reg = reg;
 	ig->log_budget = INGEST_LOG_BUDGET;
+	ingest_lat_init();
 	for (i = 0; i < COORD_LISTEN_MAX; i++)
 		ig->lfd[i] = -1;
 	r = keyfile_load(conf->key_file, &ig->keys, err, sizeof(err));
@@ -553,13 +660,25 @@ const struct ingest_stats *ingest_stats(const struct ingest *ig)
 	return &ig->st;
 }
 
+/* "latency_us": read-to-stored delay of the AGGREGATEs so far. */
+static json_t *ingest_lat_json(const struct ingest *ig)
+{
+	if (!ig)
+		return json_pack("{s:f, s:f, s:f, s:I}", "p50", 0.0, "p99", 0.0, "max", 0.0, "count",
+				 (json_int_t)0);
+	return json_pack("{s:f, s:f, s:f, s:I}", "p50", ingest_lat_quantile(ig, 0.50),
+			 "p99", ingest_lat_quantile(ig, 0.99), "max", (double)ig->lat_max_ns / 1e3,
+			 "count", (json_int_t)ig->lat_count);
+}
+
 json_t *ingest_stats_json(const struct ingest *ig, const struct instances *reg)
 {
 	static const struct ingest_stats none;
 	const struct ingest_stats *s = ig ? &ig->st : &none;
 	const struct instances_stats *is = instances_stats(reg);
+	json_t *o;
 
-	return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+	o = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
 			 " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "listening", ig != NULL,
@@ -589,4 +708,10 @@ json_t *ingest_stats_json(const struct ingest *ig, const struct instances *reg)
 			 "went_stale", (json_int_t)is->went_stale,
 			 "returned", (json_int_t)is->returned,
 			 "evicted", (json_int_t)is->evicted);
+	if (o && (json_object_set_new(o, "acks", json_integer((json_int_t)s->acks)) < 0 ||
+		  json_object_set_new(o, "latency_us", ingest_lat_json(ig)) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }

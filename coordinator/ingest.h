@@ -26,6 +26,7 @@ struct ingest_stats {
 	uint64_t timeouts;		/* no HELLO in time, or idle */
 	uint64_t closed_error;		/* closed on a bad frame */
 	uint64_t bytes;
+	uint64_t acks;			/* ACKs sent (1.1 agents) */
 	struct wire_stats wire;
 };
 
@@ -38,7 +39,11 @@ int ingest_open(sd_event *e, const struct coord_conf *conf, struct instances *re
 		struct ingest **ig);
 void ingest_close(struct ingest *ig);
 const struct ingest_stats *ingest_stats(const struct ingest *ig);
-/* The ingest's counters and the registry's, as the control socket's `stats`. */
+/*
+ * The ingest's counters and the registry's, as the control socket's `stats`,
+ * with "latency_us": {"p50", "p99", "max", "count"}: per AGGREGATE, from the
+ * read() that completed it to the return of its last store_ingest.
+ */
 json_t *ingest_stats_json(const struct ingest *ig, const struct instances *reg);
 
 /* ingest_listen.c: a listening TCP socket on "HOST:PORT" or "[V6]:PORT"; the fd or -errno, logged. */

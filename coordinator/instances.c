@@ -195,6 +195,9 @@ static int instances_room(struct instances *r)
 	if (!victim)
 		return -ENOSPC;
 	log_info("instance %s: forgotten (stale, making room for a new one)", victim->name);
+	/* the store follows, so its instance table stays bounded under name churn */
+	if (store_instance_forget(r->st, victim->store_id) < 0)
+		r->stats.store_errors++;
 	inst_unlink(r, victim);
 	inst_free(victim);
 	r->stats.evicted++;
@@ -361,6 +364,9 @@ int instances_hello(struct instances *r, const struct wire_hello *h, int64_t now
 			r->stats.returned++;
 			log_notice("instance %s: back (reconnected from %s)", name, in->peer);
 		}
+		/* new labels make a new store instance: the old one is no one's now */
+		if (prev->store_id != in->store_id && store_instance_forget(r->st, prev->store_id) < 0)
+			r->stats.store_errors++;
 		inst_unlink(r, prev);
 		inst_free(prev);
 	} else {

@@ -8,7 +8,11 @@
 
 #include "store.h"
 
-#define OPEN_GRAINS	4		/* grains still taking samples, per series */
+#define OPEN_GRAINS	4		/* default horizon: grains behind the newest still taking samples */
+#define OPEN_MAX	3600		/* at most this many open grains a series */
+#define LATENESS_MAX	(3600LL * 1000000000LL)
+#define SPARES		2		/* open-grain buffers kept for reuse, per series */
+#define RETIRED_SCAN	4		/* retired local indexes tried for reuse */
 #define BLOCK_SHIFT	6		/* min/max summaries over 64 grains */
 #define BLOCK		(1 << BLOCK_SHIFT)
 #define NONE		INT64_MIN
@@ -33,9 +37,11 @@ struct block {
 	double min, max;
 };
 
+/* Per-instance sums of one open grain; the arrays are allocated when a grain opens. */
 struct open_grain {
 	int64_t g;			/* NONE when free */
 	unsigned ntouched;
+	unsigned cap;			/* entries of touched, sum, cnt */
 	unsigned *touched;		/* local instance indexes with samples */
 	double *sum;
 	uint64_t *cnt;
@@ -52,8 +58,15 @@ struct series {
 	char *deployment, *endpoint;
 	int32_t *match;			/* per instance id: -2 unknown, -1 no, else local index */
 	size_t nmatch;
-	unsigned nlocal, cap_local;
-	struct open_grain open[OPEN_GRAINS];
+	unsigned nlocal;
+	unsigned *retired;		/* local indexes of forgotten instances, to reuse */
+	unsigned nretired, cap_retired;
+	struct open_grain *open;	/* grain g in open[g % nopen_max] */
+	int64_t nopen_max;		/* the lateness horizon in grains */
+	unsigned nopen;			/* open grains */
+	int64_t newest;			/* the newest grain that took data; NONE before any */
+	struct open_grain spare[SPARES];	/* buffers of closed grains, g NONE */
+	unsigned nspare;
 	int64_t g_ring;			/* ring size in grains, a multiple of BLOCK */
 	int64_t phase;			/* when, within a lap of the ring, sums are recomputed */
 	struct slot *ring;
@@ -73,8 +86,11 @@ struct metric {
 };
 
 struct store {
-	struct instance *inst;
+	struct instance *inst;		/* name NULL: a forgotten id, free for reuse */
 	size_t ninst, cap_inst;
+	int *free_ids;			/* forgotten ids */
+	size_t nfree, cap_free;
+	int64_t lateness_ns;		/* 0: OPEN_GRAINS grains */
 	int *hash;			/* open addressing over inst, -1 empty */
 	size_t hash_size;
 	struct metric *metrics;
@@ -103,15 +119,27 @@ struct store *store_new(void)
 	return calloc(1, sizeof(struct store));
 }
 
+static void open_free(struct open_grain *o)
+{
+	free(o->touched);
+	free(o->sum);
+	free(o->cnt);
+	o->touched = NULL;
+	o->sum = NULL;
+	o->cnt = NULL;
+	o->cap = 0;
+}
+
 static void series_free(struct series *s)
 {
-	int i;
+	int64_t i;
 
-	for (i = 0; i < OPEN_GRAINS; i++) {
-		free(s->open[i].touched);
-		free(s->open[i].sum);
-		free(s->open[i].cnt);
-	}
+	for (i = 0; s->open && i < s->nopen_max; i++)
+		open_free(&s->open[i]);
+	for (i = 0; i < s->nspare; i++)
+		open_free(&s->spare[i]);
+	free(s->open);
+	free(s->retired);
 	free(s->filters);
 	free(s->deployment);
 	free(s->endpoint);
@@ -134,6 +162,7 @@ static void instance_free(struct instance *in)
 	free(in->deployment);
 	free(in->endpoint);
 	free(in->hkey);
+	memset(in, 0, sizeof(*in));
 }
 
 void store_free(struct store *st)
@@ -145,6 +174,7 @@ void store_free(struct store *st)
 	for (i = 0; i < st->ninst; i++)
 		instance_free(&st->inst[i]);
 	free(st->inst);
+	free(st->free_ids);
 	free(st->hash);
 	for (i = 0; i < st->nmetrics; i++) {
 		free(st->metrics[i].name);
@@ -162,18 +192,75 @@ uint64_t store_late(const struct store *st)
 	return st->late;
 }
 
+#define OPEN_ENTRY	(sizeof(unsigned) + sizeof(double) + sizeof(uint64_t))
+
 size_t store_memory(const struct store *st)
 {
 	size_t i, n = 0;
+	int64_t k;
 
 	for (i = 0; i < st->nseries; i++) {
 		const struct series *s = &st->series[i];
 
 		n += s->g_ring * sizeof(struct slot) + (s->g_ring / BLOCK) * sizeof(struct block) +
-		     s->nmatch * sizeof(int32_t) +
-		     OPEN_GRAINS * s->cap_local * (sizeof(unsigned) + sizeof(double) + sizeof(uint64_t));
+		     s->nmatch * sizeof(int32_t) + s->cap_retired * sizeof(unsigned) +
+		     s->nopen_max * sizeof(struct open_grain);
+		for (k = 0; k < s->nopen_max; k++)
+			n += s->open[k].cap * OPEN_ENTRY;
+		for (k = 0; k < s->nspare; k++)
+			n += s->spare[k].cap * OPEN_ENTRY;
 	}
-	return n + st->ninst * sizeof(struct instance) + st->hash_size * sizeof(int);
+	return n + st->cap_inst * sizeof(struct instance) + st->hash_size * sizeof(int) +
+	       st->cap_free * sizeof(int);
+}
+
+/* The series' horizon in grains for the store's lateness. */
+static int64_t series_horizon(const struct store *st, int64_t grain_ns)
+{
+	int64_t n = (st->lateness_ns + grain_ns - 1) / grain_ns;
+
+	return n < OPEN_GRAINS ? OPEN_GRAINS : n > OPEN_MAX ? OPEN_MAX : n;
+}
+
+static int series_open_alloc(struct series *s, int64_t n)
+{
+	struct open_grain *o = calloc(n, sizeof(*o));
+	int64_t i;
+
+	if (!o)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		o[i].g = NONE;
+	for (i = 0; s->open && i < s->nopen_max; i++)
+		open_free(&s->open[i]);
+	free(s->open);
+	s->open = o;
+	s->nopen_max = n;
+	return 0;
+}
+
+int store_set_lateness(struct store *st, int64_t horizon_ns)
+{
+	int64_t old = st->lateness_ns;
+	size_t i;
+	int r;
+
+	if (horizon_ns < 0 || horizon_ns > LATENESS_MAX)
+		return -EINVAL;
+	for (i = 0; i < st->nseries; i++)
+		if (st->series[i].newest != NONE || st->series[i].final_end != NONE)
+			return -EBUSY;
+	st->lateness_ns = horizon_ns;
+	for (i = 0; i < st->nseries; i++) {
+		struct series *s = &st->series[i];
+		int64_t n = series_horizon(st, s->grain_ns);
+
+		if (n != s->nopen_max && (r = series_open_alloc(s, n)) < 0) {
+			st->lateness_ns = old;
+			return r;
+		}
+	}
+	return 0;
 }
 
 /* ---- instances and metrics ---- */
@@ -187,6 +274,8 @@ static int hash_grow(struct store *st)
 		return -ENOMEM;
 	memset(hash, -1, size * sizeof(*hash));
 	for (i = 0; i < st->ninst; i++) {
+		if (!st->inst[i].hkey)
+			continue;
 		for (h = hash_str(st->inst[i].hkey) & (size - 1); hash[h] >= 0; h = (h + 1) & (size - 1))
 			;
 		hash[h] = (int)i;
@@ -208,7 +297,7 @@ int store_instance(struct store *st, const char *name, const char *deployment,
 	char key[2048];
 	size_t off, i, h;
 	struct instance *in;
-	int r;
+	int r, id;
 
 	if (!name || !*name || strlen(name) >= NAME_MAX_LEN || nlabels > 32)
 		return -EINVAL;
@@ -225,6 +314,11 @@ int store_instance(struct store *st, const char *name, const char *deployment,
 			if (strcmp(st->inst[st->hash[h]].hkey, key) == 0)
 				return st->hash[h];
 	}
+	if (st->nfree) {
+		id = st->free_ids[--st->nfree];
+		in = &st->inst[id];
+		goto fill;
+	}
 	if (st->ninst >= INSTANCES_MAX)
 		return -ENOSPC;
 	if ((st->ninst + 1) * 2 > st->hash_size && (r = hash_grow(st)) < 0)
@@ -238,7 +332,9 @@ int store_instance(struct store *st, const char *name, const char *deployment,
 		st->inst = in;
 		st->cap_inst = cap;
 	}
-	in = &st->inst[st->ninst];
+	id = (int)st->ninst;
+	in = &st->inst[id];
+fill:
 	memset(in, 0, sizeof(*in));
 	in->name = strdup(name);
 	in->deployment = dup_or_empty(deployment);
@@ -257,11 +353,86 @@ int store_instance(struct store *st, const char *name, const char *deployment,
 	}
 	for (h = hash_str(key) & (st->hash_size - 1); st->hash[h] >= 0; h = (h + 1) & (st->hash_size - 1))
 		;
-	st->hash[h] = (int)st->ninst;
-	return (int)st->ninst++;
+	st->hash[h] = id;
+	if (id == (int)st->ninst)
+		st->ninst++;
+	return id;
 nomem:
 	instance_free(in);
+	if (id < (int)st->ninst)
+		st->free_ids[st->nfree++] = id;	/* it was free: still is */
 	return -ENOMEM;
+}
+
+/* Takes id out of the hash (linear probing: later entries of its run move up). */
+static void hash_remove(struct store *st, int id)
+{
+	size_t mask = st->hash_size - 1, i, j, k;
+
+	for (i = hash_str(st->inst[id].hkey) & mask; st->hash[i] != id; i = (i + 1) & mask)
+		;
+	st->hash[i] = -1;
+	for (j = (i + 1) & mask; st->hash[j] >= 0; j = (j + 1) & mask) {
+		k = hash_str(st->inst[st->hash[j]].hkey) & mask;
+		/* stays when its home slot k is cyclically within (i, j] */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		st->hash[i] = st->hash[j];
+		st->hash[j] = -1;
+		i = j;
+	}
+}
+
+int store_instance_forget(struct store *st, int id)
+{
+	struct series *s;
+	unsigned *ret;
+	size_t i;
+
+	if (id < 0 || (size_t)id >= st->ninst || !st->inst[id].hkey)
+		return -EINVAL;
+	if (st->nfree == st->cap_free) {
+		size_t cap = st->cap_free ? st->cap_free * 2 : 64;
+		int *f = realloc(st->free_ids, cap * sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		st->free_ids = f;
+		st->cap_free = cap;
+	}
+	for (i = 0; i < st->nseries; i++) {
+		s = &st->series[i];
+		if ((size_t)id >= s->nmatch || s->match[id] < 0)
+			continue;
+		if (s->nretired == s->cap_retired) {
+			unsigned cap = s->cap_retired ? s->cap_retired * 2 : 16;
+
+			ret = realloc(s->retired, cap * sizeof(*ret));
+			if (!ret)
+				return -ENOMEM;
+			s->retired = ret;
+			s->cap_retired = cap;
+		}
+	}
+	/* nothing can fail from here on */
+	for (i = 0; i < st->nseries; i++) {
+		s = &st->series[i];
+		if ((size_t)id >= s->nmatch || s->match[id] == -2)
+			continue;
+		/* samples it sent for open grains stay: its local index is reused once they close */
+		if (s->match[id] >= 0)
+			s->retired[s->nretired++] = (unsigned)s->match[id];
+		s->match[id] = -2;
+	}
+	hash_remove(st, id);
+	instance_free(&st->inst[id]);
+	st->free_ids[st->nfree++] = id;
+	return 0;
+}
+
+size_t store_instances(const struct store *st)
+{
+	return st->ninst - st->nfree;
 }
 
 int store_metric(struct store *st, const char *name)
@@ -326,7 +497,9 @@ int store_series_add(struct store *st, const struct series_spec *spec)
 	s->filters = malloc((spec->nfilters + 1) * sizeof(*s->filters));
 	s->deployment = dup_or_empty(spec->deployment);
 	s->endpoint = dup_or_empty(spec->endpoint);
-	if (!s->ring || !s->blocks || !s->filters || !s->deployment || !s->endpoint) {
+	s->newest = NONE;
+	if (!s->ring || !s->blocks || !s->filters || !s->deployment || !s->endpoint ||
+	    series_open_alloc(s, series_horizon(st, s->grain_ns)) < 0) {
 		series_free(s);
 		return -ENOMEM;
 	}
@@ -336,8 +509,6 @@ int store_series_add(struct store *st, const struct series_spec *spec)
 		s->ring[i].g = NONE;
 	for (i = 0; i < s->g_ring / BLOCK; i++)
 		s->blocks[i].b = NONE;
-	for (i = 0; i < OPEN_GRAINS; i++)
-		s->open[i].g = NONE;
 	s->final_end = NONE;
 	s->first_g = INT64_MAX;
 	s->last_g = NONE;
@@ -386,12 +557,37 @@ static bool series_matches(const struct series *s, const struct instance *in)
 	return true;
 }
 
+/* Whether an open grain holds samples of local index k. */
+static bool series_local_busy(const struct series *s, unsigned k)
+{
+	int64_t i;
+
+	for (i = 0; i < s->nopen_max; i++)
+		if (s->open[i].g != NONE && k < s->open[i].cap && s->open[i].cnt[k])
+			return true;
+	return false;
+}
+
+/* A local index for a newly matching instance: a forgotten instance's once its samples are closed. */
+static int32_t series_local_new(struct series *s)
+{
+	unsigned i, k;
+
+	for (i = 0; i < s->nretired && i < RETIRED_SCAN; i++) {
+		k = s->retired[i];
+		if (!series_local_busy(s, k)) {
+			s->retired[i] = s->retired[--s->nretired];
+			return (int32_t)k;
+		}
+	}
+	return (int32_t)s->nlocal++;
+}
+
 /* The series' local index of an instance, or -1 when it does not match. */
 static int series_local(struct store *st, struct series *s, int id)
 {
 	size_t n, i;
 	int32_t *m;
-	int k;
 
 	if ((size_t)id >= s->nmatch) {
 		n = st->cap_inst > (size_t)id ? st->cap_inst : (size_t)id + 1;
@@ -409,32 +605,7 @@ static int series_local(struct store *st, struct series *s, int id)
 		s->match[id] = -1;
 		return -1;
 	}
-	if (s->nlocal == s->cap_local) {
-		unsigned cap = s->cap_local ? s->cap_local * 2 : 16;
-
-		for (k = 0; k < OPEN_GRAINS; k++) {
-			struct open_grain *o = &s->open[k];
-			unsigned *t = realloc(o->touched, cap * sizeof(*t));
-			double *sum;
-			uint64_t *cnt;
-
-			if (!t)
-				return -1;
-			o->touched = t;
-			sum = realloc(o->sum, cap * sizeof(*sum));
-			if (!sum)
-				return -1;
-			o->sum = sum;
-			cnt = realloc(o->cnt, cap * sizeof(*cnt));
-			if (!cnt)
-				return -1;
-			o->cnt = cnt;
-			memset(o->sum + s->cap_local, 0, (cap - s->cap_local) * sizeof(*sum));
-			memset(o->cnt + s->cap_local, 0, (cap - s->cap_local) * sizeof(*cnt));
-		}
-		s->cap_local = cap;
-	}
-	s->match[id] = (int32_t)s->nlocal++;
+	s->match[id] = series_local_new(s);
 	return s->match[id];
 }
 
@@ -458,6 +629,60 @@ static void run_recompute(struct series *s)
 		if (g >= 0 && sl->g == g)
 			run_add(s, sl, 1);
 	}
+}
+
+/* A grain opens in o: it takes a spare buffer when it has none. */
+static void open_take(struct series *s, struct open_grain *o, int64_t g)
+{
+	if (!o->cap && s->nspare) {
+		*o = s->spare[--s->nspare];
+		memset(&s->spare[s->nspare], 0, sizeof(s->spare[0]));
+	}
+	o->g = g;
+	o->ntouched = 0;
+	s->nopen++;
+}
+
+/* o closed (its sums are zero again): its buffer goes spare, or is freed. */
+static void open_release(struct series *s, struct open_grain *o)
+{
+	o->g = NONE;
+	o->ntouched = 0;
+	s->nopen--;
+	if (s->nspare < SPARES && o->cap) {
+		s->spare[s->nspare++] = *o;
+		memset(o, 0, sizeof(*o));
+		o->g = NONE;
+	} else {
+		open_free(o);
+	}
+}
+
+/* Room in o for local index k; -ENOMEM. */
+static int open_grow(struct open_grain *o, unsigned k)
+{
+	unsigned cap = o->cap ? o->cap : 16, *t;
+	double *sum;
+	uint64_t *cnt;
+
+	while (cap <= k)
+		cap *= 2;
+	t = realloc(o->touched, cap * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	o->touched = t;
+	sum = realloc(o->sum, cap * sizeof(*sum));
+	if (!sum)
+		return -ENOMEM;
+	o->sum = sum;
+	cnt = realloc(o->cnt, cap * sizeof(*cnt));
+	if (!cnt)
+		return -ENOMEM;
+	o->cnt = cnt;
+	memset(o->sum + o->cap, 0, (cap - o->cap) * sizeof(*sum));
+	memset(o->cnt + o->cap, 0, (cap - o->cap) * sizeof(*cnt));
+	o->cap = cap;
+	return 0;
 }
 
 /* Closes grain final_end (with the open grain o holding its samples, or none). */
@@ -508,10 +733,8 @@ static void close_grain(struct series *s, struct open_grain *o)
 		s->last_g = g;
 		s->last_v = v;
 	}
-	if (o) {
-		o->g = NONE;
-		o->ntouched = 0;
-	}
+	if (o)
+		open_release(s, o);
 	s->final_end++;
 	if ((s->final_end + s->phase) % s->g_ring == 0)
 		run_recompute(s);	/* no drift from adding and taking away */
@@ -521,33 +744,29 @@ static void close_grain(struct series *s, struct open_grain *o)
 static void series_close(struct series *s, int64_t e)
 {
 	struct open_grain *o;
-	int64_t next;
-	int i;
+	int64_t lo, next, i;
 
+	lo = s->newest == NONE ? e : s->newest - s->nopen_max + 1;	/* no open grain below */
 	if (s->final_end == NONE) {
 		s->final_end = e;
-		for (i = 0; i < OPEN_GRAINS; i++)
+		for (i = 0; i < s->nopen_max; i++)
 			if (s->open[i].g != NONE && s->open[i].g < s->final_end)
 				s->final_end = s->open[i].g;
 	}
 	while (s->final_end < e) {
-		o = NULL;
-		next = e;
-		for (i = 0; i < OPEN_GRAINS; i++) {
-			if (s->open[i].g == s->final_end)
-				o = &s->open[i];
-			else if (s->open[i].g != NONE && s->open[i].g > s->final_end && s->open[i].g < next)
-				next = s->open[i].g;
+		if (!s->nopen || s->final_end < lo) {
+			next = !s->nopen || lo > e ? e : lo;
+			if (next - s->final_end > s->w) {
+				/* a gap longer than the window: everything in it leaves */
+				s->final_end = next;
+				s->run_sum = 0;
+				s->run_samples = 0;
+				s->run_grains = 0;
+				continue;
+			}
 		}
-		if (!o && next - s->final_end > s->w) {
-			/* a gap longer than the window: everything in it leaves */
-			s->final_end = next;
-			s->run_sum = 0;
-			s->run_samples = 0;
-			s->run_grains = 0;
-			continue;
-		}
-		close_grain(s, o);
+		o = &s->open[s->final_end % s->nopen_max];
+		close_grain(s, o->g == s->final_end ? o : NULL);
 	}
 }
 
@@ -556,11 +775,11 @@ int store_ingest(struct store *st, int instance, int metric, const struct store_
 	struct metric *m;
 	struct series *s;
 	struct open_grain *o;
-	int64_t g, oldest;
+	int64_t g;
 	size_t i;
-	int k, local, free_k, old_k;
+	int local, r = 0;
 
-	if (instance < 0 || (size_t)instance >= st->ninst || metric < 0 ||
+	if (instance < 0 || (size_t)instance >= st->ninst || !st->inst[instance].hkey || metric < 0 ||
 	    (size_t)metric >= st->nmetrics || a->t_ns < 0 || a->count == 0 || !isfinite(a->sum))
 		return -EINVAL;
 	m = &st->metrics[metric];
@@ -570,43 +789,30 @@ int store_ingest(struct store *st, int instance, int metric, const struct store_
 		if (local < 0)
 			continue;
 		g = floor_div(a->t_ns, s->grain_ns);
-		if (s->final_end != NONE && g < s->final_end) {
-			st->late++;
+		if ((s->final_end != NONE && g < s->final_end) ||
+		    (s->newest != NONE && g <= s->newest - s->nopen_max)) {
+			st->late++;	/* closed, or behind the horizon */
 			continue;
 		}
-		for (;;) {
-			o = NULL;
-			free_k = old_k = -1;
-			oldest = INT64_MAX;
-			for (k = 0; k < OPEN_GRAINS; k++) {
-				if (s->open[k].g == g)
-					o = &s->open[k];
-				else if (s->open[k].g == NONE)
-					free_k = k;
-				else if (s->open[k].g < oldest)
-					oldest = s->open[old_k = k].g;
-			}
-			if (o || free_k >= 0)
-				break;
-			if (oldest > g) {
-				st->late++;	/* older than every open grain, none free */
-				goto next;
-			}
-			series_close(s, oldest + 1);
+		if (s->newest == NONE || g > s->newest) {
+			/* grains that fall behind the horizon close */
+			if (s->newest != NONE && s->nopen)
+				series_close(s, g - s->nopen_max + 1);
+			s->newest = g;
 		}
-		if (!o) {
-			o = &s->open[free_k];
-			o->g = g;
-			o->ntouched = 0;
+		o = &s->open[g % s->nopen_max];
+		if (o->g != g)
+			open_take(s, o, g);
+		if ((unsigned)local >= o->cap && open_grow(o, (unsigned)local) < 0) {
+			r = -ENOMEM;
+			continue;
 		}
 		if (!o->cnt[local])
 			o->touched[o->ntouched++] = (unsigned)local;
 		o->sum[local] += a->sum;
 		o->cnt[local] += a->count;
-next:
-		;
 	}
-	return 0;
+	return r;
 }
 
 int store_ingest_value(struct store *st, int instance, int metric, int64_t t_ns, double v)

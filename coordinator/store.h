@@ -52,15 +52,33 @@ void store_free(struct store *st);
  */
 int store_instance(struct store *st, const char *name, const char *deployment,
 		   const char *endpoint, const struct store_label *labels, size_t nlabels);
+/*
+ * Forgets an instance: its id is free for the next new instance.  Samples it
+ * sent for grains still open stay in them.  Returns 0, -EINVAL (no such id)
+ * or -ENOMEM.
+ */
+int store_instance_forget(struct store *st, int id);
+/* Instances interned and not forgotten. */
+size_t store_instances(const struct store *st);
 /* Interns a metric name (case-insensitive); returns its id or -errno. */
 int store_metric(struct store *st, const char *name);
 /* Adds a series; returns its id or -errno. */
 int store_series_add(struct store *st, const struct series_spec *spec);
 
 /*
- * Adds samples of a metric from an instance.  Data for a grain that a query
- * already closed is dropped and counted (store_late()).  Returns 0 or -EINVAL
- * (bad ids, negative time, count 0, non-finite values).
+ * The lateness horizon: each series keeps the grains within horizon_ns (at
+ * least 4 grains, at most 3600) of the newest grain that took data open, in
+ * a ring indexed by grain.  0 (the default) is 4 grains.  Only before any
+ * data (-EBUSY); -EINVAL past one hour; -ENOMEM.
+ */
+int store_set_lateness(struct store *st, int64_t horizon_ns);
+
+/*
+ * Adds samples of a metric from an instance, in O(1) per series.  Data for a
+ * grain that a query already closed, or behind the lateness horizon (older
+ * than the newest grain of the series minus the horizon), is dropped and
+ * counted (store_late()).  Returns 0, -EINVAL (bad ids, negative time, count
+ * 0, non-finite values) or -ENOMEM (then some series may lack the sample).
  */
 int store_ingest(struct store *st, int instance, int metric, const struct store_agg *a);
 int store_ingest_value(struct store *st, int instance, int metric, int64_t t_ns, double v);

@@ -17,6 +17,7 @@ CONFIG = """\
 [coordinator]
 evaluate_every = 1s
 settle = 2s
+startup_grace = 0
 control_socket = {sock}
 control_group = nogroup
 listen = 127.0.0.1:{port}
@@ -175,6 +176,38 @@ class TestIngest(unittest.TestCase):
             self.d.status()), 3 + 2)
         self.assertEqual(st["instances"], {"live": 0, "stale": 50}, st)
         self.assertIn("said goodbye", self.d.output())
+
+    def test_acks_and_latency(self):
+        self.d = Daemon(self.tmp)
+        kv = self.d.loadgen("--agents", "10", "--seconds", "4", "--rate", "4")
+        self.assertEqual(kv["loadgen_sessions"], 10)
+        self.assertEqual(kv["loadgen_connections_closed"], 0)
+        # 1.1: ACKs came, and each agent's last one names its last aggregate
+        self.assertGreater(kv["loadgen_acks"], 0, kv)
+        self.assertLessEqual(kv["loadgen_acks"], kv["loadgen_aggregates_sent"], kv)
+        self.assertEqual(kv["loadgen_acked_behind"], 0, kv)
+        ing = self.d.agents()["ingest"]
+        self.assertGreaterEqual(ing["acks"], kv["loadgen_acks"], ing)
+        # the read-to-stored delay of every aggregate
+        lat = ing["latency_us"]
+        self.assertEqual(lat["count"], ing["aggregates"], ing)
+        self.assertEqual(lat["count"], kv["loadgen_aggregates_sent"], ing)
+        self.assertGreater(lat["p50"], 0, lat)
+        self.assertLessEqual(lat["p50"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["max"])
+        self.assertLess(lat["max"], 10e6, lat)
+        # a 1.0 agent gets no ACK and keeps working
+        kv = self.d.loadgen("--agents", "5", "--seconds", "3", "--minor", "0", "--prefix", "old-")
+        self.assertEqual(kv["loadgen_sessions"], 5)
+        self.assertEqual(kv["loadgen_acks"], 0)
+        self.assertEqual(kv["loadgen_frames_skipped"], 0)
+        self.assertEqual(kv["loadgen_connections_closed"], 0)
+        self.assertGreater(kv["loadgen_aggregates_sent"], 0)
+        ing2 = self.d.agents()["ingest"]
+        self.assertEqual(ing2["acks"], ing["acks"], ing2)
+        self.assertEqual(ing2["aggregates"], ing["aggregates"] + kv["loadgen_aggregates_sent"], ing2)
+        for k in ("bad_hmac", "replayed", "malformed", "closed_error"):
+            self.assertEqual(ing2[k], 0, k)
 
     def test_killed_agents_go_stale(self):
         self.d = Daemon(self.tmp)

@@ -230,7 +230,114 @@ static void test_store_window_slides(void **state)
 	store_free(st);
 }
 
-/* ---- the engine ---- */
+/* Late data: within the lateness horizon it lands and the next query sees it; beyond, it is late. */
+static void test_store_late(void **state)
+{
+	struct store_window w;
+	int a, b, m, s_cnt, s_avg;
+	int64_t t;
+
+	(void)state;
+	st = store_new();
+	s_cnt = series_of(GRAIN_AVG, AGG_COUNT, 40);
+	s_avg = series_of(GRAIN_AVG, AGG_AVG, 40);
+	assert_int_equal(store_set_lateness(st, 120 * S), 0);
+	assert_int_equal(store_set_lateness(st, 3601 * S), -EINVAL);
+	a = store_instance(st, "a", "blue", "ep", NULL, 0);
+	b = store_instance(st, "b", "blue", "ep", NULL, 0);
+	m = store_metric(st, "cpu");
+	/* b streams live to 1199; then a, far behind, resends 1000..1199 oldest first, faster than b goes on */
+	for (t = 1000; t < 1200; t++)
+		assert_int_equal(store_ingest_value(st, b, m, t * S, 10), 0);
+	assert_int_equal(store_set_lateness(st, 60 * S), -EBUSY);	/* data is in */
+	for (t = 1000; t < 1200; t++) {
+		assert_int_equal(store_ingest_value(st, a, m, t * S, 30), 0);
+		if (t >= 1080)
+			assert_int_equal(store_ingest_value(st, b, m, (t + 120) * S, 10), 0);
+	}
+	/* a's 1000..1079 were 120 grains behind b's newest: late, in both series */
+	assert_int_equal(store_late(st), 2 * 80);
+	assert_int_equal(store_query(st, s_cnt, 1200 * S, &w), 0);
+	assert_int_equal(w.samples, 40 + 40);
+	assert_false(w.warming);
+	assert_int_equal(store_query(st, s_avg, 1200 * S, &w), 0);
+	assert_true(fabs(w.value - 20) < 1e-9);
+	/* closed by the query: late */
+	assert_int_equal(store_ingest_value(st, a, m, 1190 * S, 30), 0);
+	assert_int_equal(store_late(st), 2 * 81);
+	/* open (after the query, within the horizon): seen by the next query */
+	assert_int_equal(store_ingest_value(st, a, m, 1250 * S, 30), 0);
+	assert_int_equal(store_query(st, s_cnt, 1260 * S, &w), 0);
+	assert_int_equal(w.samples, 40 + 1);
+	store_free(st);
+
+	/* the default horizon is 4 grains behind the newest */
+	st = store_new();
+	s_cnt = series_of(GRAIN_AVG, AGG_COUNT, 40);
+	a = store_instance(st, "a", "blue", "ep", NULL, 0);
+	m = store_metric(st, "cpu");
+	store_ingest_value(st, a, m, 100 * S, 1);
+	store_ingest_value(st, a, m, 97 * S, 1);
+	store_ingest_value(st, a, m, 96 * S, 1);
+	assert_int_equal(store_late(st), 1);
+	assert_int_equal(store_query(st, s_cnt, 101 * S, &w), 0);
+	assert_int_equal(w.samples, 2);
+	store_free(st);
+}
+
+/* Forgetting instances: ids and local indexes are reused; samples already in open grains stay. */
+static void test_store_forget(void **state)
+{
+	struct store_window w;
+	int a, b, c, m, s_cnt, s_sum, i;
+	struct store_label l = { "zone", "1" };
+	size_t mem;
+
+	(void)state;
+	st = store_new();
+	s_cnt = series_of(GRAIN_AVG, AGG_COUNT, 10);
+	s_sum = series_of(GRAIN_SUM, AGG_LAST, 10);
+	a = store_instance(st, "a", "blue", "ep", NULL, 0);
+	b = store_instance(st, "b", "blue", "ep", &l, 1);
+	m = store_metric(st, "cpu");
+	store_ingest_value(st, a, m, 100 * S, 5);
+	store_ingest_value(st, b, m, 100 * S, 7);
+	assert_int_equal(store_instance_forget(st, b), 0);
+	assert_int_equal(store_instance_forget(st, b), -EINVAL);
+	assert_int_equal(store_instance_forget(st, 99), -EINVAL);
+	assert_int_equal(store_ingest_value(st, b, m, 100 * S, 1), -EINVAL);
+	assert_int_equal(store_instances(st), 1);
+	/* the id is reused by a new instance, which starts with nothing of b's */
+	c = store_instance(st, "c", "blue", "ep", NULL, 0);
+	assert_int_equal(c, b);
+	assert_int_equal(store_instance(st, "a", "blue", "ep", NULL, 0), a);
+	assert_int_equal(store_instance(st, "c", "blue", "ep", NULL, 0), c);
+	store_ingest_value(st, c, m, 100 * S, 100);
+	/* b's sample stays in its grain, apart from c's: sum of instance means 5 + 7 + 100 */
+	assert_int_equal(store_query(st, s_sum, 101 * S, &w), 0);
+	assert_true(fabs(w.value - 112) < 1e-9);
+	assert_int_equal(store_query(st, s_cnt, 101 * S, &w), 0);
+	assert_int_equal(w.samples, 3);
+	/* churn: names come and go, the table and memory stay bounded */
+	for (i = 0; i < 1000; i++) {
+		char name[32];
+		int id;
+
+		snprintf(name, sizeof(name), "churn-%d", i);
+		id = store_instance(st, name, "blue", "ep", NULL, 0);
+		assert_true(id >= 0 && id <= 3);
+		store_ingest_value(st, id, m, (102 + i) * S, 1);
+		if (i == 10)
+			mem = store_memory(st);
+		assert_int_equal(store_query(st, s_cnt, (103 + i) * S, &w), 0);
+		assert_int_equal(store_instance_forget(st, id), 0);
+	}
+	assert_int_equal(store_memory(st), mem);
+	assert_int_equal(store_instances(st), 2);
+	assert_int_equal(w.samples, 10);
+	assert_int_equal(store_late(st), 0);
+	store_free(st);
+}
 
 /* 10: Azure's first flapping example: 575 x 3 / 2 = 862.5 > 600 */
 static void test_flapping_skip(void **state)
@@ -610,6 +717,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_grains),
 		cmocka_unit_test(test_store_window_slides),
+		cmocka_unit_test(test_store_late),
+		cmocka_unit_test(test_store_forget),
 		cmocka_unit_test_teardown(test_flapping_skip, teardown),
 		cmocka_unit_test_teardown(test_flapping_partial, teardown),
 		cmocka_unit_test_teardown(test_clamp, teardown),

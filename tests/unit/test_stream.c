@@ -55,6 +55,11 @@ struct fake {
 	unsigned goodbyes;
 	uint16_t goodbye_reason;
 	bool eof;
+	/* ACKs (1.1): one after each aggregate when ack is set; the last kept for a replay */
+	bool ack;
+	uint64_t ack_seq;
+	uint8_t ack_frame[128];
+	size_t ack_len;
 };
 
 static void fake_listen(struct fake *f)
@@ -125,6 +130,7 @@ static void fake_hello(struct fake *f, const uint8_t *frame, size_t len)
 
 	memcpy(f->hello_frame, frame, len);
 	wire_session_init(&f->sess, &f->keys, false);
+	f->ack_seq = 0;
 	r = wire_decode_hello(f->hello_frame, len, &f->sess, &f->hello);
 	f->hellos++;
 	if (r < 0) {
@@ -143,6 +149,15 @@ static void fake_hello(struct fake *f, const uint8_t *frame, size_t len)
 	fake_send(f, out, n);
 }
 
+static void fake_ack(struct fake *f, uint64_t acked)
+{
+	struct wire_ack a = { .seq = ++f->ack_seq, .acked_seq = acked };
+
+	a.coord_real_ns = time_real_ns();
+	assert_int_equal(wire_encode_ack(f->ack_frame, sizeof(f->ack_frame), &f->sess, &a, &f->ack_len), 0);
+	fake_send(f, f->ack_frame, f->ack_len);
+}
+
 static void fake_frame(struct fake *f, const uint8_t *frame, size_t len, unsigned type)
 {
 	struct wire_heartbeat hb;
@@ -157,6 +172,8 @@ static void fake_frame(struct fake *f, const uint8_t *frame, size_t len, unsigne
 		/* the codec refuses a sequence at or below the last: duplicates fail here */
 		assert_int_equal(wire_decode_aggregate(frame, len, &f->sess, &f->aggs[f->naggs]), 0);
 		f->naggs++;
+		if (f->ack)
+			fake_ack(f, f->aggs[f->naggs - 1].seq);
 		break;
 	case WIRE_HEARTBEAT:
 		assert_int_equal(wire_decode_heartbeat(frame, len, &f->sess, &hb), 0);
@@ -456,6 +473,64 @@ static void test_reconnect_resumes_without_holes(void **state)
 	fake_free(&f);
 }
 
+static bool is_connected(struct agent_side *a, struct fake *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+	return conn_state(a) == RING_CONN_CONNECTED;
+}
+
+static bool acked_last(struct agent_side *a, struct fake *f, void *arg)
+{
+	struct ring_stream st;
+
+	(void)arg;
+	assert_int_equal(ring_reader_stream(a->r, &st), 0);
+	return f->naggs >= 4 && st.conns[0].acked_seq == f->aggs[f->naggs - 1].seq;
+}
+
+/* ACKs (1.1) move the acknowledged point in the ring; a replayed or impossible one ends the session. */
+static void test_acks(void **state)
+{
+	struct agent_side a;
+	struct fake f;
+	struct ring_stream st;
+	struct wire_ack bogus = { 0 };
+	uint8_t out[128];
+	unsigned hellos;
+	size_t n;
+
+	(void)state;
+	fake_init(&f, key_hex);
+	f.ack = true;
+	agent_open(&a, f.port, key_path);
+	assert_true(run(&a, &f, acked_last, NULL, 3000));
+	assert_int_equal(f.hello.metric_count, 3);
+	assert_int_equal(ring_reader_stream(a.r, &st), 0);
+	assert_int_equal(st.conns[0].state, RING_CONN_CONNECTED);
+	assert_true(st.conns[0].acked_seq <= st.conns[0].sent_seq);
+	/* the same ACK again: a replay, the agent closes and reconnects */
+	hellos = f.hellos + 1;
+	f.ack = false;
+	fake_send(&f, f.ack_frame, f.ack_len);
+	assert_true(run(&a, &f, got_hellos, &hellos, 2000));
+	assert_true(run(&a, &f, is_connected, NULL, 2000));
+	assert_int_equal(ring_reader_stream(a.r, &st), 0);
+	assert_int_equal(st.conns[0].reconnects, 1);
+	assert_string_equal(st.conns[0].error, "");
+	/* an ACK of a sequence the agent never sent */
+	hellos = f.hellos + 1;
+	bogus.seq = ++f.ack_seq;
+	bogus.acked_seq = UINT64_MAX - 1;
+	assert_int_equal(wire_encode_ack(out, sizeof(out), &f.sess, &bogus, &n), 0);
+	fake_send(&f, out, n);
+	assert_true(run(&a, &f, got_hellos, &hellos, 2000));
+	assert_int_equal(ring_reader_stream(a.r, &st), 0);
+	assert_true(st.conns[0].acked_seq < UINT64_MAX - 1);
+	agent_close(&a);
+	fake_free(&f);
+}
+
 static void test_refused_backs_off(void **state)
 {
 	struct agent_side a;
@@ -554,6 +629,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hello_aggregates_goodbye),
 		cmocka_unit_test(test_reconnect_resumes_without_holes),
+		cmocka_unit_test(test_acks),
 		cmocka_unit_test(test_refused_backs_off),
 		cmocka_unit_test(test_bad_key_file),
 	};

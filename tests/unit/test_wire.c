@@ -411,7 +411,7 @@ static void test_stream(void **state)
 
 /* ---- every kind of frame, for the damage tests ---- */
 
-enum { F_HELLO, F_WELCOME, F_AGG, F_HB, F_BYE, F_COUNT };
+enum { F_HELLO, F_WELCOME, F_AGG, F_HB, F_BYE, F_ACK, F_COUNT };
 
 /* Makes frame kind in p->buf; sessions as they are when that frame is received. */
 static void frame_make(struct pair *p, int kind, struct wire_session *rx)
@@ -419,6 +419,7 @@ static void frame_make(struct pair *p, int kind, struct wire_session *rx)
 	struct wire_aggregate a;
 	struct wire_heartbeat hb = { .seq = 9, .agent_real_ns = 1 };
 	struct wire_goodbye g = { .seq = 9, .message = { "x", 1 } };
+	struct wire_ack ack = { .seq = 3, .acked_seq = 9, .coord_real_ns = 5 };
 	struct wire_session tx;
 
 	handshake(p, 5);
@@ -445,9 +446,13 @@ static void frame_make(struct pair *p, int kind, struct wire_session *rx)
 		*rx = p->coord;
 		assert_int_equal(wire_encode_heartbeat(p->buf, sizeof(p->buf), &p->agent, &hb, &p->len), 0);
 		break;
-	default:
+	case F_BYE:
 		*rx = p->coord;
 		assert_int_equal(wire_encode_goodbye(p->buf, sizeof(p->buf), &p->agent, &g, &p->len), 0);
+		break;
+	default:
+		*rx = p->agent;
+		assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &ack, &p->len), 0);
 		break;
 	}
 }
@@ -457,6 +462,7 @@ static struct wire_welcome dec_welcome;
 static struct wire_aggregate dec_agg;
 static struct wire_heartbeat dec_hb;
 static struct wire_goodbye dec_bye;
+static struct wire_ack dec_ack;
 
 static int frame_decode(int kind, const uint8_t *f, size_t len, struct wire_session *rx)
 {
@@ -469,8 +475,10 @@ static int frame_decode(int kind, const uint8_t *f, size_t len, struct wire_sess
 		return wire_decode_aggregate(f, len, rx, &dec_agg);
 	case F_HB:
 		return wire_decode_heartbeat(f, len, rx, &dec_hb);
-	default:
+	case F_BYE:
 		return wire_decode_goodbye(f, len, rx, &dec_bye);
+	default:
+		return wire_decode_ack(f, len, rx, &dec_ack);
 	}
 }
 
@@ -907,6 +915,129 @@ static void test_garbage(void **state)
 	}
 }
 
+/* ACK (1.1): the coordinator's counter as its sequence, the stored sequence in the payload. */
+static void test_ack_roundtrip(void **state)
+{
+	struct pair *p = *state;
+	struct wire_ack a = { .seq = 1, .acked_seq = 42, .coord_real_ns = 1700000000555000000LL }, got;
+	struct wire_frame_info info;
+
+	handshake(p, 40);
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), 0);
+	assert_int_equal(p->len, WIRE_HEADER_LEN + 16);
+	assert_int_equal(wire_frame_peek(p->buf, p->len, &info), (int)p->len);
+	assert_int_equal(info.type, WIRE_ACK);
+	assert_int_equal(info.version_minor, 1);
+	assert_int_equal(info.seq, 1);
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &p->agent, &got), 0);
+	assert_int_equal(got.seq, 1);
+	assert_int_equal(got.acked_seq, 42);
+	assert_int_equal(got.coord_real_ns, a.coord_real_ns);
+	assert_int_equal(p->agent.recv_seq, 1);
+	/* the coordinator's receive side is untouched: it counts the agent's numbers */
+	assert_int_equal(p->coord.recv_seq, 40);
+	assert_string_equal(wire_type_name(WIRE_ACK), "ACK");
+
+	/* only the coordinator sends ACKs, only once established, with a sequence */
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->agent, &a, &p->len), -EINVAL);
+	a.seq = 0;
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), -EINVAL);
+	a.seq = 2;
+	assert_int_equal(wire_encode_ack(p->buf, 60, &p->coord, &a, &p->len), -ENOBUFS);
+	/* the coordinator refuses an ACK (an agent sending one) */
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), 0);
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &p->coord, &got), -EPROTO);
+	assert_int_equal(wire_decode_skip(p->buf, p->len, &p->coord), -EPROTO);
+	/* a 1.0 session never sends one */
+	p->coord.minor = 0;
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), -EINVAL);
+}
+
+/* An ACK seen again, or one older than the last, is refused; one of another session does not verify. */
+static void test_ack_replay(void **state)
+{
+	struct pair *p = *state;
+	struct wire_ack a = { .seq = 5, .acked_seq = 10 }, got;
+	uint8_t first[128];
+	size_t first_len;
+
+	handshake(p, 0);
+	assert_int_equal(wire_encode_ack(first, sizeof(first), &p->coord, &a, &first_len), 0);
+	assert_int_equal(wire_decode_ack(first, first_len, &p->agent, &got), 0);
+	assert_int_equal(wire_decode_ack(first, first_len, &p->agent, &got), -EALREADY);
+	a.seq = 4;	/* older counter, authentic */
+	a.acked_seq = 11;
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), 0);
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &p->agent, &got), -EALREADY);
+	a.seq = 9;	/* gaps are fine */
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), 0);
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &p->agent, &got), 0);
+	assert_int_equal(got.acked_seq, 11);
+	assert_int_equal(p->agent.recv_seq, 9);
+	/* the next session starts its counter again, under a new nonce */
+	handshake(p, 11);
+	assert_int_equal(p->agent.recv_seq, 0);
+	assert_int_equal(wire_decode_ack(first, first_len, &p->agent, &got), -EBADMSG);
+	/* an ACK stamped 1.0 cannot exist */
+	a.seq = 1;
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &p->coord, &a, &p->len), 0);
+	p->buf[5] = 0;
+	resign(p->buf, p->len, &p->ckeys, KEY_A, p->coord.nonce);
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &p->agent, &got), -EPROTO);
+	/* a payload too short for its fields */
+	p->buf[5] = 1;
+	resign(p->buf, p->len - 1, &p->ckeys, KEY_A, p->coord.nonce);
+	assert_int_equal(wire_decode_ack(p->buf, p->len - 1, &p->agent, &got), -EPROTO);
+	/* trailing bytes of a newer minor are ignored */
+	memset(p->buf + p->len, 0xee, 8);
+	resign(p->buf, p->len + 8, &p->ckeys, KEY_A, p->coord.nonce);
+	assert_int_equal(wire_decode_ack(p->buf, p->len + 8, &p->agent, &got), 0);
+	assert_int_equal(got.acked_seq, 11);
+	assert_int_equal(p->agent.recv_seq, 1);
+}
+
+/*
+ * A 1.0 agent (session minor 0) against a 1.1 coordinator: its HELLO says
+ * 1.0, and an ACK reaching it is a newer minor's unknown type, verified,
+ * sequenced and skipped, exactly as a 1.0 build's wire_decode_skip() does.
+ */
+static void test_ack_old_receiver(void **state)
+{
+	struct pair *p = *state;
+	struct wire_ack a = { .seq = 1, .acked_seq = 3 };
+	struct wire_hello got;
+	struct wire_welcome wgot;
+	struct wire_session old, coord;
+	struct wire_frame_info info;
+
+	wire_session_init(&old, &p->akeys, true);
+	old.minor = 0;
+	wire_session_init(&coord, &p->ckeys, false);
+	hello_fill(&p->hello);
+	assert_int_equal(wire_encode_hello(p->buf, sizeof(p->buf), &old, &p->hello, &p->len), 0);
+	assert_int_equal(wire_frame_peek(p->buf, p->len, &info), (int)p->len);
+	assert_int_equal(info.version_minor, 0);
+	assert_int_equal(wire_decode_hello(p->buf, p->len, &coord, &got), 0);
+	p->welcome.status = WIRE_ACCEPTED;
+	assert_int_equal(wire_encode_welcome(p->buf, sizeof(p->buf), &coord, &p->welcome, &p->len), 0);
+	assert_int_equal(wire_decode_welcome(p->buf, p->len, &old, &wgot), 0);
+
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &coord, &a, &p->len), 0);
+	assert_int_equal(wire_decode_skip(p->buf, p->len, &old), 0);
+	assert_int_equal(old.recv_seq, 1);
+	assert_int_equal(wire_decode_skip(p->buf, p->len, &old), -EALREADY);
+	p->buf[60] ^= 1;
+	a.seq = 2;
+	assert_int_equal(wire_decode_skip(p->buf, p->len, &old), -EBADMSG);
+	/* the 1.1 agent does not skip it: it is a type it knows */
+	assert_int_equal(wire_encode_ack(p->buf, sizeof(p->buf), &coord, &a, &p->len), 0);
+	old.minor = 1;
+	assert_int_equal(wire_decode_skip(p->buf, p->len, &old), -EPROTO);
+	assert_int_equal(wire_decode_ack(p->buf, p->len, &old, &dec_ack), 0);
+	assert_int_equal(dec_ack.acked_seq, 3);
+}
+
 static void test_stats(void **state)
 {
 	struct wire_stats st = { 0 };
@@ -980,6 +1111,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_payloads, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_refuses, pair_setup, pair_teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_roundtrip, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_replay, pair_setup, pair_teardown),
+		cmocka_unit_test_setup_teardown(test_ack_old_receiver, pair_setup, pair_teardown),
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test_setup_teardown(test_mac_layout, pair_setup, pair_teardown),
 	};
