@@ -397,8 +397,8 @@ int condition_parse(const char *text, struct condition *c, char *err, size_t err
 	memset(c, 0, sizeof(*c));
 	if (err && errlen)
 		err[0] = '\0';
-	if (strlen(text) > 1024)
-		return cond_fail(&cp, text, "expected a condition of at most 1024 characters");
+	if (strlen(text) > COND_TEXT_MAX)
+		return cond_fail(&cp, text, "expected a condition of at most %d characters", COND_TEXT_MAX);
 	skip_space(&cp);
 	if (parse_namespace(&cp, c) < 0 || parse_metric(&cp, c) < 0 || parse_compare(&cp, c) < 0)
 		return -EINVAL;

@@ -11,6 +11,12 @@
 #define COND_FILTERS_MAX	8	/* "and" clauses */
 #define COND_VALUES_MAX		16	/* values of one clause */
 #define COND_VALUEBUF_MAX	256	/* all values of one clause, NUL-separated */
+/*
+ * Longest text parsed.  Generous enough that whatever parses also parses
+ * again once formatted (condition_format spells separators out: "," becomes
+ * " or "), which the limits above keep under 3,600 characters.
+ */
+#define COND_TEXT_MAX		4096
 
 enum cond_op { COND_EQ, COND_NE, COND_GT, COND_GE, COND_LT, COND_LE };
 

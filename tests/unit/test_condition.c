@@ -232,7 +232,8 @@ static void test_filters(void **state)
 
 static void test_limits(void **state)
 {
-	char text[2048];
+	char text[8192], out[8192];
+	struct condition again;
 	size_t off;
 	int i;
 
@@ -263,6 +264,30 @@ static void test_limits(void **state)
 	memset(text, 'a', 1500);
 	text[1500] = '\0';
 	assert_int_equal(condition_parse(text, &c, err, sizeof(err)), -EINVAL);
+
+	/* the longest text there is */
+	memset(text, ' ', COND_TEXT_MAX + 1);
+	memcpy(text, "m > 1 avg 1m", 12);
+	text[COND_TEXT_MAX + 1] = '\0';
+	assert_int_equal(condition_parse(text, &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "at most 4096 characters"));
+
+	/*
+	 * Every limit at once, values separated by commas: formatting spells
+	 * each out as " or ", so the text grows, and must still parse back (the
+	 * fuzzer found a condition that did not).
+	 */
+	off = snprintf(text, sizeof(text), "\"%0126d\" %0127d > 1 avg 1m where", 1, 2);
+	for (i = 0; i < COND_FILTERS_MAX; i++) {
+		off += snprintf(text + off, sizeof(text) - off, "%s %063d != v%013d", i ? " and" : "", i, 0);
+		for (int k = 1; k < COND_VALUES_MAX; k++)
+			off += snprintf(text + off, sizeof(text) - off, ",v%013d", k);
+	}
+	parse_ok(text);
+	assert_true(condition_format(&c, out, sizeof(out)) > (int)strlen(text));
+	assert_int_equal(condition_parse(out, &again, err, sizeof(err)), 0);
+	assert_int_equal(again.nfilters, COND_FILTERS_MAX);
+	assert_int_equal(again.filters[7].nvalues, COND_VALUES_MAX);
 
 	off = snprintf(text, sizeof(text), "m > 1 avg 1m where d == ");
 	memset(text + off, 'v', 300);
