@@ -64,7 +64,7 @@ FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRCS) $(ENGINE_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all check bench deps install clean unit fuzz deb rpm
+.PHONY: all check bench deps install clean unit fuzz fuzz-hunt deb rpm
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -124,9 +124,14 @@ fuzz: $(FUZZ_BINS)
 # Every test: unit binaries, fuzz targets for FUZZ_SECONDS each, then the
 # integration tests on the real binaries.
 FUZZ_SECONDS ?= 15
+FUZZ_SEED ?= 1
 check:
 	$(MAKE) WERROR=1 all unit fuzz $(BENCH_BINS)
-	$(PYTHON) tests/run.py --build $(B) --fuzz-seconds $(FUZZ_SECONDS) $(TESTS)
+	$(PYTHON) tests/run.py --build $(B) --fuzz-seconds $(FUZZ_SECONDS) --fuzz-seed $(FUZZ_SEED) $(TESTS)
+
+# Longer fuzzing from a random seed, to hunt (make check replays seed 1).
+fuzz-hunt: fuzz
+	$(PYTHON) tests/run.py --build $(B) --units-only --fuzz-seconds $(or $(FUZZ_SECONDS_HUNT),300) --fuzz-seed 0 fuzz_
 
 bench:
 	$(MAKE) all $(BENCH_BINS)
