@@ -50,6 +50,30 @@ static const char *status_num(const json_t *v, char *buf, size_t len)
 	return buf;
 }
 
+/* One line: the backend's operation in flight, else its last result. */
+static void status_print_backend(const json_t *s, FILE *f)
+{
+	const json_t *be = json_object_get(s, "backend");
+	const json_t *op = json_object_get(be, "operation"), *last = json_object_get(be, "last_result");
+	const json_t *cap;
+
+	if (strcmp(status_str(s, "state"), "starting") == 0)
+		fprintf(f, "  waiting for the backend's count\n");
+	if (json_is_object(op)) {
+		cap = json_object_get(op, "capacity");
+		if (json_is_integer(cap))
+			fprintf(f, "  backend: setting the count to %lld since %s\n",
+				(long long)json_integer_value(cap), status_str(op, "since"));
+		else
+			fprintf(f, "  backend: reading the count since %s\n", status_str(op, "since"));
+	} else if (json_is_object(last)) {
+		fprintf(f, "  backend: last %s %s at %s (HTTP %lld, %lld attempts): %s\n",
+			status_str(last, "kind"), status_str(last, "status"), status_str(last, "time"),
+			status_int(last, "http_status"), status_int(last, "attempts"),
+			status_str(last, "message"));
+	}
+}
+
 static int status_print_setting(const json_t *s, FILE *f)
 {
 	const json_t *inst = json_object_get(s, "instances"), *rules = json_object_get(s, "rules");
@@ -61,7 +85,8 @@ static int status_print_setting(const json_t *s, FILE *f)
 	int e;
 
 	fprintf(f, "%s  (deployment %s, endpoint %s, backend %s%s)\n", status_str(s, "setting"),
-		status_str(s, "deployment"), status_str(s, "endpoint"), status_str(s, "backend"),
+		status_str(s, "deployment"), status_str(s, "endpoint"),
+		status_str(json_object_get(s, "backend"), "type"),
 		json_is_true(json_object_get(s, "enabled")) ? "" : ", DISABLED");
 	fprintf(f, "  profile %s: count %lld (min %lld, max %lld, default %lld); cooldown %s; "
 		"instances %lld live, %lld stale\n", status_str(s, "profile"), status_int(s, "count"),
@@ -90,6 +115,7 @@ static int status_print_setting(const json_t *s, FILE *f)
 		fprintf(f, "  start-up grace: waiting for agents to resend what they hold; "
 			"evaluation starts in %.0fs\n",
 			ceil(json_number_value(json_object_get(s, "recovering_left_s"))));
+	status_print_backend(s, f);
 	if (json_is_object(last))
 		fprintf(f, "  last decision at %s: %s\n", status_str(last, "time"),
 			status_str(last, "reason"));

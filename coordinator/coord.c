@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <systemd/sd-journal.h>
 
+#include "backend.h"
 #include "control.h"
 #include "coord.h"
 #include "decision.h"
@@ -22,7 +23,23 @@
 struct coord_setting {
 	struct coord *coord;
 	size_t index;
-	unsigned count;			/* the endpoint's count (sim backend: ours) */
+	struct backend *backend;	/* the conf's */
+	unsigned count;			/* the endpoint's count, as last read or set */
+	bool have_count;		/* the backend answered a get: the setting evaluates */
+	char get_error[BACKEND_MESSAGE_MAX];	/* of the failing gets, logged once; "" when none */
+	bool waiting_logged;		/* "waiting for the operation in flight" */
+	/* the operation in flight (backend_busy) */
+	bool op_set;			/* a set (else a get) */
+	unsigned op_capacity;
+	int64_t op_since;		/* CLOCK_REALTIME */
+	json_t *op_action;		/* the decision a set applies */
+	/* the last result */
+	bool have_result, result_set;
+	struct backend_result result;
+	int64_t result_ns;
+	char set_error[BACKEND_MESSAGE_MAX];	/* of the last failed set, logged once */
+	int64_t reconciled_ns;		/* the last successful get, 0 when none */
+	sd_event_source *reconcile;	/* reads the count every reconcile_every */
 	int64_t next_ns;		/* the boundary T of the next tick (CLOCK_REALTIME) */
 	sd_event_source *timer;
 	bool have_last;
@@ -53,6 +70,7 @@ struct coord {
  */
 #define COORD_LATENESS_NS	(120 * NSEC_PER_SEC)
 #define COORD_RECOVERING	"recovering: waiting for agents to resend"
+#define COORD_STARTING		"starting: waiting for the backend's count"
 
 static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata);
 
@@ -112,6 +130,132 @@ static void coord_log_decision(const struct coord *c, const struct decision *d)
 			   d->reason);
 }
 
+static const char *coord_name(const struct coord_setting *cs)
+{
+	return cs->coord->conf->engine->settings[cs->index].name;
+}
+
+static void coord_backend_done(struct backend *b, const struct backend_result *r, void *user);
+
+/* Reads the endpoint's count, unless an operation is in flight. */
+static void coord_backend_get(struct coord_setting *cs)
+{
+	int r;
+
+	if (backend_busy(cs->backend))
+		return;
+	r = backend_get(cs->backend, coord_backend_done, cs);
+	if (r < 0) {
+		log_err("%s: cannot read the count: %s", coord_name(cs), strerror(-r));
+		return;
+	}
+	cs->op_set = false;
+	cs->op_since = time_real_ns();
+}
+
+static void coord_get_done(struct coord_setting *cs, const struct backend_result *r)
+{
+	const char *name = coord_name(cs);
+
+	if (r->status != BACKEND_OK || !r->have_capacity) {
+		/* the same failure tick after tick is logged once */
+		if (strcmp(cs->get_error, r->message[0] ? r->message : "?") != 0)
+			log_err("%s: cannot read the count (%s, HTTP %ld, %u attempts): %s", name,
+				backend_status_name(r->status), r->http_status, r->attempts, r->message);
+		snprintf(cs->get_error, sizeof(cs->get_error), "%s", r->message[0] ? r->message : "?");
+		return;
+	}
+	if (cs->get_error[0])
+		log_info("%s: the backend answers again", name);
+	cs->get_error[0] = 0;
+	cs->reconciled_ns = cs->result_ns;
+	if (!cs->have_count) {
+		log_info("%s: count %u read from the backend: evaluating", name, r->capacity);
+	} else if (r->capacity != cs->count) {
+		log_notice("%s: count changed outside ascale: %u -> %u: adopted", name, cs->count,
+			   r->capacity);
+	}
+	cs->count = r->capacity;
+	cs->have_count = true;
+}
+
+static void coord_set_done(struct coord_setting *cs, const struct backend_result *r)
+{
+	const char *name = coord_name(cs);
+
+	if (r->status != BACKEND_OK) {
+		/* the same refusal tick after tick is logged once */
+		if (strcmp(cs->set_error, r->message[0] ? r->message : "?") != 0)
+			log_err("%s: setting the count to %u failed (%s, HTTP %ld, %u attempts): %s; "
+				"keeping %u", name, cs->op_capacity, backend_status_name(r->status),
+				r->http_status, r->attempts, r->message, cs->count);
+		snprintf(cs->set_error, sizeof(cs->set_error), "%s", r->message[0] ? r->message : "?");
+		json_decref(cs->op_action);
+		cs->op_action = NULL;
+		return;
+	}
+	cs->set_error[0] = 0;
+	log_notice("%s: count %u -> %u set (%u attempts): %s", name, cs->count,
+		   r->have_capacity ? r->capacity : cs->op_capacity, r->attempts, r->message);
+	cs->count = r->have_capacity ? r->capacity : cs->op_capacity;
+	json_decref(cs->last_action);
+	cs->last_action = cs->op_action;
+	cs->op_action = NULL;
+}
+
+static void coord_backend_done(struct backend *b, const struct backend_result *r, void *user)
+{
+	struct coord_setting *cs = user;
+
+	(void)b;
+	cs->result = *r;
+	cs->have_result = true;
+	cs->result_set = cs->op_set;
+	cs->result_ns = time_real_ns();
+	cs->waiting_logged = false;
+	if (cs->op_set)
+		coord_set_done(cs, r);
+	else
+		coord_get_done(cs, r);
+}
+
+/* Applies a decision: the count changes when the backend has set it. */
+static void coord_apply(struct coord_setting *cs, const struct decision *d)
+{
+	int r;
+
+	if (d->after == cs->count)
+		return;
+	if (backend_busy(cs->backend)) {
+		if (!cs->waiting_logged)
+			log_info("%s: %u -> %u waiting for the operation in flight", coord_name(cs),
+				 cs->count, d->after);
+		cs->waiting_logged = true;
+		return;
+	}
+	r = backend_set(cs->backend, d->after, coord_backend_done, cs);
+	if (r < 0) {
+		log_err("%s: cannot set the count to %u: %s", coord_name(cs), d->after, strerror(-r));
+		return;
+	}
+	cs->op_set = true;
+	cs->op_capacity = d->after;
+	cs->op_since = time_real_ns();
+	json_decref(cs->op_action);
+	cs->op_action = decision_to_json(cs->coord->conf->engine, d);
+}
+
+static int coord_reconcile(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct coord_setting *cs = userdata;
+
+	(void)usec;
+	if (cs->have_count)
+		coord_backend_get(cs);	/* before: the ticks retry */
+	sd_event_source_set_time_relative(s, (uint64_t)(cs->coord->conf->reconcile_ns / NSEC_PER_USEC));
+	return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
 static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct coord_setting *cs = userdata;
@@ -123,6 +267,10 @@ static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	(void)usec;
 	if (cs->next_ns < c->grace_until_ns)
 		return coord_arm(cs, time_real_ns());	/* recovering: no query closes a grain */
+	if (!cs->have_count) {
+		coord_backend_get(cs);	/* no count yet: nothing to evaluate against */
+		return coord_arm(cs, time_real_ns());
+	}
 	if (!cs->ticks && c->grace_until_ns)
 		log_info("%s: startup grace over: evaluating", c->conf->engine->settings[cs->index].name);
 	r = engine_evaluate(c->engine, cs->index, cs->next_ns, cs->count, &d);
@@ -132,12 +280,8 @@ static int coord_tick(sd_event_source *s, uint64_t usec, void *userdata)
 	} else {
 		cs->ticks++;
 		coord_log_decision(c, &d);
-		if (d.applied) {
-			/* the sim backend takes the count at once */
-			cs->count = d.after;
-			json_decref(cs->last_action);
-			cs->last_action = decision_to_json(c->conf->engine, &d);
-		}
+		if (d.applied)
+			coord_apply(cs, &d);
 		cs->last = d;
 		cs->have_last = true;
 	}
@@ -184,7 +328,17 @@ int coord_start(sd_event *e, const struct coord_conf *conf, struct coord **out)
 		cs->coord = c;
 		cs->index = i;
 		p = setting_default_profile(&conf->engine->settings[i]);
-		cs->count = p->count;
+		cs->count = p->count;	/* shown until the backend answers */
+		cs->backend = conf->backends[i];
+		r = backend_start(cs->backend, e);
+		if (r < 0)
+			goto fail;	/* logged */
+		r = sd_event_add_time_relative(e, &cs->reconcile, CLOCK_MONOTONIC,
+					       (uint64_t)(conf->reconcile_ns / NSEC_PER_USEC),
+					       100 * 1000, coord_reconcile, cs);
+		if (r < 0)
+			goto fail;
+		coord_backend_get(cs);
 		r = coord_arm(cs, c->started_ns);
 		if (r < 0)
 			goto fail;
@@ -216,7 +370,9 @@ void coord_stop(struct coord *c)
 	instances_free(c->reg);
 	for (i = 0; c->settings && i < c->nsettings; i++) {
 		sd_event_source_disable_unref(c->settings[i].timer);
+		sd_event_source_disable_unref(c->settings[i].reconcile);
 		json_decref(c->settings[i].last_action);
+		json_decref(c->settings[i].op_action);
 	}
 	free(c->settings);
 	engine_free(c->engine);
@@ -255,6 +411,33 @@ static json_t *coord_status_rules(const struct coord_setting *cs, const struct p
 	return rules;
 }
 
+static json_t *coord_time(int64_t ns)
+{
+	char when[40];
+
+	return ns ? json_string(time_format_rfc3339(ns, when, sizeof(when))) : json_null();
+}
+
+/* The backend: its kind, the operation in flight and the last result. */
+static json_t *coord_status_backend(const struct coord_setting *cs, const char *type)
+{
+	const struct backend_result *r = &cs->result;
+	json_t *op = json_null(), *last = json_null();
+
+	if (backend_busy(cs->backend))
+		op = json_pack("{s:s, s:o, s:o}", "kind", cs->op_set ? "set" : "get",
+			       "capacity", cs->op_set ? json_integer(cs->op_capacity) : json_null(),
+			       "since", coord_time(cs->op_since));
+	if (cs->have_result)
+		last = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "kind",
+				 cs->result_set ? "set" : "get", "status", backend_status_name(r->status),
+				 "capacity", r->have_capacity ? json_integer(r->capacity) : json_null(),
+				 "message", r->message, "http_status", (json_int_t)r->http_status,
+				 "attempts", (json_int_t)r->attempts, "time", coord_time(cs->result_ns));
+	return json_pack("{s:s, s:o, s:o}", "type", type, "operation", op ? op : json_null(),
+			 "last_result", last ? last : json_null());
+}
+
 static json_t *coord_status_setting(const struct coord *c, const struct coord_setting *cs,
 				    int64_t now_ns)
 {
@@ -269,8 +452,9 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 	p = &s->profiles[have ? cs->last.profile : schedule_profile(s, now_ns / NSEC_PER_SEC)];
 	if (have && cs->last.cooldown_until_ns > now_ns)
 		left = cs->last.cooldown_until_ns - now_ns;
-	o = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:s, s:I}",
-		      "setting", s->name, "enabled", s->enabled, "backend", s->backend,
+	o = json_pack("{s:s, s:b, s:o, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:f, s:s, s:I}",
+		      "setting", s->name, "enabled", s->enabled,
+		      "backend", coord_status_backend(cs, s->backend),
 		      "deployment", s->deployment, "endpoint", s->endpoint, "profile", p->name,
 		      "count", (json_int_t)cs->count, "min", (json_int_t)p->min_count,
 		      "max", (json_int_t)p->max_count, "default", (json_int_t)p->count,
@@ -280,12 +464,16 @@ static json_t *coord_status_setting(const struct coord *c, const struct coord_se
 	if (!o)
 		return NULL;
 	recovering = cs->next_ns < c->grace_until_ns;
-	json_object_set_new(o, "state", json_string(recovering ? "recovering" : "running"));
+	json_object_set_new(o, "state", json_string(recovering ? "recovering" :
+						    cs->have_count ? "running" : "starting"));
+	json_object_set_new(o, "reconciled_at", coord_time(cs->reconciled_ns));
 	json_object_set_new(o, "recovering_left_s",
 			    json_real(recovering && c->grace_until_ns > now_ns ?
 				      (double)(c->grace_until_ns - now_ns) / NSEC_PER_SEC : 0));
 	if (recovering)
 		json_object_set_new(o, "reason", json_string(COORD_RECOVERING));
+	else if (!cs->have_count)
+		json_object_set_new(o, "reason", json_string(COORD_STARTING));
 	json_object_set_new(o, "rules", coord_status_rules(cs, p, have, recovering));
 	instances_count(c->reg, s->deployment, s->endpoint, &live, &stale);
 	json_object_set_new(o, "instances", json_pack("{s:I, s:I}", "live", (json_int_t)live,

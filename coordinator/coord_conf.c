@@ -1,8 +1,10 @@
 /* coord_conf: the daemon's own keys of [coordinator] in ascoord.conf */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "conf.h"
 #include "coord_conf.h"
 #include "log.h"
@@ -18,6 +20,7 @@ void coord_conf_defaults(struct coord_conf *c)
 	c->startup_grace_ns = 45 * NSEC_PER_SEC;	/* > the agents' 30 s backoff + a report */
 	c->max_instances = 20000;
 	c->max_metrics = 64;
+	c->reconcile_ns = 60 * NSEC_PER_SEC;
 }
 
 static int coord_conf_listen(struct conf_ctx *ctx, struct coord_conf *c, const char *value)
@@ -44,13 +47,50 @@ static int coord_conf_listen(struct conf_ctx *ctx, struct coord_conf *c, const c
 	return 0;
 }
 
+static void coord_conf_keys_free(struct coord_conf *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->nkeys; i++) {
+		free(c->keys[i].setting);
+		free(c->keys[i].key);
+		free(c->keys[i].value);
+		free(c->keys[i].path);
+	}
+	free(c->keys);
+	c->keys = NULL;
+	c->nkeys = 0;
+}
+
+/* Keeps a key of [autoscale NAME] for the backend, which exists only once the section is read. */
+static int coord_conf_keep(struct conf_ctx *ctx, struct coord_conf *c, const char *setting,
+			   const char *key, const char *value)
+{
+	struct coord_backend_key *k, *keys;
+
+	keys = realloc(c->keys, (c->nkeys + 1) * sizeof(*keys));
+	if (!keys)
+		return conf_error(ctx, "out of memory");
+	c->keys = keys;
+	k = &keys[c->nkeys];
+	k->setting = strdup(setting);
+	k->key = strdup(key);
+	k->value = strdup(value);
+	k->path = strdup(ctx->path);
+	k->line = ctx->line;
+	c->nkeys++;
+	if (!k->setting || !k->key || !k->value || !k->path)
+		return conf_error(ctx, "out of memory");
+	return 0;
+}
+
 static int coord_conf_key(struct conf_ctx *ctx, const char *setting, const char *key,
 			  const char *value, void *user)
 {
 	struct coord_conf *c = user;
 
 	if (setting)
-		return -ENOENT;	/* backend keys arrive with the backends */
+		return coord_conf_keep(ctx, c, setting, key, value);
 	if (strcmp(key, "listen") == 0)
 		return coord_conf_listen(ctx, c, value);
 	if (strcmp(key, "control_socket") == 0) {
@@ -73,7 +113,82 @@ static int coord_conf_key(struct conf_ctx *ctx, const char *setting, const char 
 		return conf_uint(ctx, key, value, 1, 1000000, &c->max_instances);
 	if (strcmp(key, "max_metrics") == 0)
 		return conf_uint(ctx, key, value, 1, 4096, &c->max_metrics);
+	if (strcmp(key, "reconcile_every") == 0)
+		return conf_duration(ctx, key, value, NSEC_PER_SEC, NSEC_PER_SEC, 24 * 3600 * NSEC_PER_SEC,
+				     &c->reconcile_ns);
 	return -ENOENT;
+}
+
+static void coord_conf_backends_free(struct coord_conf *c)
+{
+	size_t i;
+
+	for (i = 0; c->backends && c->engine && i < c->engine->nsettings; i++)
+		backend_free(c->backends[i]);
+	free(c->backends);
+	c->backends = NULL;
+}
+
+/* The backend of setting i, with its kept keys; errors are FILE:LINE (counted in ctx). */
+static void coord_conf_backend(struct coord_conf *c, const char *path, size_t i, struct conf_ctx *ctx)
+{
+	const struct setting *s = &c->engine->settings[i];
+	struct backend *b;
+	bool initial = false;
+	char count[16];
+	size_t k;
+	int r;
+
+	ctx->path = path;
+	ctx->line = s->line;
+	r = backend_new(s->backend, s->name, s->endpoint, s->deployment, &b);
+	if (r == -ENOENT) {
+		conf_error(ctx, "[autoscale %s]: backend %s is not implemented yet (azureml, kubernetes and sim are)",
+			   s->name, s->backend);
+		return;
+	}
+	if (r < 0) {
+		conf_error(ctx, "[autoscale %s]: backend %s: %s", s->name, s->backend, strerror(-r));
+		return;
+	}
+	c->backends[i] = b;
+	for (k = 0; k < c->nkeys; k++) {
+		const struct coord_backend_key *kk = &c->keys[k];
+
+		if (strcmp(kk->setting, s->name) != 0)
+			continue;
+		ctx->path = kk->path;
+		ctx->line = kk->line;
+		if (strcmp(s->backend, "sim") == 0 && strcmp(kk->key, "initial") == 0)
+			initial = true;
+		r = backend_conf_key(b, ctx, kk->key, kk->value);
+		if (r == -ENOENT)
+			conf_error(ctx, "unknown key '%s' in [autoscale %s] for backend %s", kk->key,
+				   s->name, s->backend);
+	}
+	/* the sim endpoint starts at the default count unless told otherwise */
+	if (strcmp(s->backend, "sim") == 0 && !initial) {
+		snprintf(count, sizeof(count), "%u", setting_default_profile(s)->count);
+		ctx->path = path;
+		ctx->line = s->line;
+		backend_conf_key(b, ctx, "initial", count);
+	}
+}
+
+static int coord_conf_backends(struct coord_conf *c, const char *path)
+{
+	struct conf_ctx ctx = { .path = path };
+	size_t i;
+
+	c->backends = calloc(c->engine->nsettings ? c->engine->nsettings : 1, sizeof(*c->backends));
+	if (!c->backends) {
+		log_err("%s: out of memory", path);
+		return -ENOMEM;
+	}
+	for (i = 0; i < c->engine->nsettings; i++)
+		coord_conf_backend(c, path, i, &ctx);
+	/* a key for no setting cannot happen: every [autoscale NAME] makes one */
+	return ctx.errors ? -EINVAL : 0;
 }
 
 int coord_conf_load(const char *path, struct coord_conf *c)
@@ -81,22 +196,35 @@ int coord_conf_load(const char *path, struct coord_conf *c)
 	struct coord_conf tmp = *c;
 	int r;
 
+	tmp.keys = NULL;
+	tmp.nkeys = 0;
+	tmp.backends = NULL;
 	r = setting_conf_load(path, coord_conf_key, &tmp, &tmp.engine);
-	if (r < 0)
+	if (r < 0) {
+		coord_conf_keys_free(&tmp);
 		return r;
+	}
+	r = coord_conf_backends(&tmp, path);
+	coord_conf_keys_free(&tmp);
+	if (r < 0)
+		goto fail;
 	if (tmp.nlisten && !tmp.key_file[0]) {
 		/* no unauthenticated agent streams */
 		log_err("%s:%u: listen needs key_file: every agent frame is signed with a pre-shared key",
 			path, tmp.listen_line);
-		setting_conf_free(tmp.engine);
-		return -EINVAL;
+		r = -EINVAL;
+		goto fail;
 	}
 	*c = tmp;
 	return 0;
+fail:
+	coord_conf_free(&tmp);
+	return r;
 }
 
 void coord_conf_free(struct coord_conf *c)
 {
+	coord_conf_backends_free(c);
 	setting_conf_free(c->engine);
 	c->engine = NULL;
 }

@@ -11,6 +11,13 @@
 #define COORD_LISTEN_MAX	8
 
 struct conf_ctx;
+struct backend;
+
+/* An [autoscale NAME] key the engine does not know: kept for the setting's backend. */
+struct coord_backend_key {
+	char *setting, *key, *value, *path;
+	unsigned line;
+};
 
 struct coord_conf {
 	char listen[COORD_LISTEN_MAX][128];	/* host:port, [v6]:port */
@@ -24,14 +31,20 @@ struct coord_conf {
 	int64_t startup_grace_ns;		/* after start, ingest without evaluating */
 	uint64_t max_instances;
 	uint64_t max_metrics;
+	int64_t reconcile_ns;			/* read each backend's count this often */
 	struct engine_conf *engine;
+	struct backend **backends;		/* one a setting, configured, not started */
+	/* loader: the kept backend keys */
+	struct coord_backend_key *keys;
+	size_t nkeys;
 };
 
 void coord_conf_defaults(struct coord_conf *c);
 /*
  * Loads path (engine sections included); errors are FILE:LINE.  Every agent
  * frame is authenticated with a pre-shared key, so listen without key_file
- * is an error.
+ * is an error.  Each setting's backend is created and handed the setting's
+ * other keys (an unknown one is an error).
  */
 int coord_conf_load(const char *path, struct coord_conf *c);
 void coord_conf_free(struct coord_conf *c);

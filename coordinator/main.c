@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "backend.h"
 #include "coord.h"
 #include "coord_conf.h"
 #include "daemon.h"
@@ -31,6 +32,28 @@ static int main_check_keys(const char *path)
 	return 0;
 }
 
+/* -t: each backend must start as the daemon would start it (keys, token and CA files). */
+static int main_check_backends(const struct coord_conf *conf)
+{
+	sd_event *e = NULL;
+	size_t i;
+	int r, ret = 0;
+
+	r = sd_event_new(&e);
+	if (r < 0) {
+		log_err("sd-event: %s", strerror(-r));
+		return r;
+	}
+	for (i = 0; i < conf->engine->nsettings; i++) {
+		r = backend_start(conf->backends[i], e);	/* logged */
+		if (r < 0)
+			ret = r;
+	}
+	/* the backends hold a reference: the loop goes with coord_conf_free() */
+	sd_event_unref(e);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct daemon_args args;
@@ -48,7 +71,8 @@ int main(int argc, char **argv)
 	if (coord_conf_load(args.conf_path, &conf) < 0)
 		return 2;
 	if (args.test) {
-		if (conf.nlisten && main_check_keys(conf.key_file) < 0) {
+		if ((conf.nlisten && main_check_keys(conf.key_file) < 0) ||
+		    main_check_backends(&conf) < 0) {
 			coord_conf_free(&conf);
 			return 2;
 		}

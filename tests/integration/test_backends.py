@@ -1,0 +1,271 @@
+"""test_backends: ascoord driving a real backend (azureml) against tests/servers/fake_arm.py."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+from ascale_test import ASCTL, BUILD, TempDir
+
+ASCOORD = os.path.join(BUILD, "ascoord")
+FAKE_ARM = os.path.join(os.path.dirname(__file__), "..", "servers", "fake_arm.py")
+TOKEN = "test-token-1234"
+
+CONFIG = """\
+[coordinator]
+evaluate_every = 1s
+settle = 0
+reconcile_every = 2s
+control_socket = {sock}
+control_group = nogroup
+
+[autoscale web]
+deployment = blue
+endpoint = my-endpoint
+backend = azureml
+arm = http://127.0.0.1:{port}
+subscription = sub-1
+resource_group = rg-1
+workspace = ws-1
+token_file = {token_file}
+poll_interval = 100ms
+retry_delay = 100ms
+max_attempts = 2
+
+[profile web default]
+min_count = 3
+max_count = 5
+count = 3
+"""
+
+
+class FakeArm:
+    def __init__(self, capacity=1):
+        self.proc = subprocess.Popen([sys.executable, FAKE_ARM, "--token", TOKEN, "--capacity",
+                                      str(capacity), "--lifetime", "60"],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def call(self, path, obj=None):
+        data = None if obj is None else json.dumps(obj).encode()
+        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def requests(self, method=None):
+        return [r for r in self.call("/_fake/requests") if method is None or r["method"] == method]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+class Coordinator:
+    def __init__(self, tmp, port, token, config=None):
+        self.sock = os.path.join(tmp, "ascoord.sock")
+        self.conf = os.path.join(tmp, "ascoord.conf")
+        token_file = os.path.join(tmp, "arm.token")
+        with open(token_file, "w") as f:
+            f.write(token + "\n")
+        with open(self.conf, "w") as f:
+            f.write(config(self.sock) if config else
+                    CONFIG.format(sock=self.sock, port=port, token_file=token_file))
+        self.logpath = os.path.join(tmp, "ascoord.log")
+        with open(self.logpath, "w") as log:
+            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("ascoord did not start: " + self.output())
+            time.sleep(0.05)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def status(self):
+        p = subprocess.run([ASCTL, "--socket", self.sock, "status", "--json"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=20)
+        if p.returncode != 0:
+            raise AssertionError("asctl status: %s\n%s" % (p.stderr, self.output()))
+        return json.loads(p.stdout)["settings"][0]
+
+    def wait(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            if pred(st):
+                return st
+            if self.proc.poll() is not None:
+                raise AssertionError("ascoord exited: " + self.output())
+            if time.monotonic() > deadline:
+                raise AssertionError("%s: not within %ss: %s\n%s" % (what, timeout, json.dumps(st),
+                                                                    self.output()))
+            time.sleep(0.2)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        return self.proc.returncode
+
+
+def last_ok(st):
+    last = st["backend"]["last_result"]
+    return last is not None and last["status"] == "ok"
+
+
+class AzureMLBackend(unittest.TestCase):
+    def setUp(self):
+        self.fake = FakeArm(capacity=1)
+        self.addCleanup(self.fake.stop)
+
+    def test_set_then_reconcile(self):
+        with TempDir() as tmp:
+            c = Coordinator(tmp, self.fake.port, TOKEN)
+            try:
+                # the fake starts at 1, below min_count 3: one PATCH to 3
+                st = c.wait(lambda s: s["count"] == 3 and last_ok(s) and
+                            s["backend"]["operation"] is None, 15, "count 3")
+                self.assertEqual(st["backend"]["type"], "azureml")
+                self.assertEqual(st["state"], "running")
+                self.assertIsNotNone(st["reconciled_at"])
+                patches = self.fake.requests("PATCH")
+                self.assertEqual(len(patches), 1, patches)
+                self.assertEqual(json.loads(patches[0]["body"]), {"sku": {"capacity": 3}})
+                self.assertEqual(patches[0]["auth"], "Bearer " + TOKEN)
+                self.assertTrue(all(r["auth"] == "Bearer " + TOKEN for r in self.fake.requests()))
+                self.assertIn("set", c.output())
+
+                # changed behind ascale's back, within max: adopted at the next reconcile
+                self.fake.call("/_fake/capacity", {"capacity": 4})
+                st = c.wait(lambda s: s["count"] == 4, 8, "count 4 adopted")
+                self.assertTrue(last_ok(st))
+                time.sleep(1.5)
+                self.assertEqual(c.status()["count"], 4)
+                self.assertEqual(len(self.fake.requests("PATCH")), 1)
+                self.assertIn("changed outside ascale: 3 -> 4", c.output())
+
+                text = subprocess.run([ASCTL, "--socket", c.sock, "status"], stdout=subprocess.PIPE,
+                                      text=True, timeout=20).stdout
+                self.assertIn("backend azureml", text)
+                self.assertIn("backend: last get ok", text)
+            finally:
+                self.assertEqual(c.stop(), 0, c.output())
+
+    def test_unauthorized(self):
+        with TempDir() as tmp:
+            c = Coordinator(tmp, self.fake.port, "wrong-token")
+            try:
+                st = c.wait(lambda s: s["backend"]["last_result"] is not None, 10, "a result")
+                last = st["backend"]["last_result"]
+                self.assertEqual(last["status"], "failed")
+                self.assertEqual(last["http_status"], 401)
+                self.assertIn("The access token is invalid.", last["message"])
+                self.assertEqual(st["state"], "starting")
+                self.assertIsNone(st["reconciled_at"])
+                # the ticks keep retrying; nothing is set, nothing crashes
+                time.sleep(2.5)
+                self.assertEqual(c.status()["state"], "starting")
+                self.assertEqual(self.fake.requests("PATCH"), [])
+                self.assertGreaterEqual(len(self.fake.requests("GET")), 2)
+                out = c.output()
+                self.assertEqual(out.count("cannot read the count"), 1, out)
+            finally:
+                self.assertEqual(c.stop(), 0, c.output())
+
+
+class SimBackend(unittest.TestCase):
+    def test_operation_in_flight(self):
+        """A slow set: the count stays until it completes; status shows the operation."""
+        with TempDir() as tmp:
+            def config(sock):
+                text = CONFIG.format(sock=sock, port=1, token_file="-")
+                head, _, tail = text.partition("[autoscale web]")
+                return (head + "[autoscale web]\ndeployment = blue\nbackend = sim\ninitial = 1\n"
+                        "delay = 3s\n\n[profile web default]" + tail.partition("[profile web default]")[2])
+
+            c = Coordinator(tmp, 0, TOKEN, config)
+            try:
+                st = c.wait(lambda s: s["backend"]["operation"] is not None and
+                            s["backend"]["operation"]["kind"] == "set", 5, "a set in flight")
+                self.assertEqual(st["backend"]["operation"]["capacity"], 3)
+                self.assertEqual(st["count"], 1)
+                time.sleep(1.5)
+                self.assertEqual(c.status()["count"], 1)
+                st = c.wait(lambda s: s["count"] == 3, 5, "count 3")
+                self.assertEqual(st["backend"]["type"], "sim")
+                self.assertEqual(st["last_action"]["after"], 3)
+                out = c.output()
+                self.assertEqual(out.count("waiting for the operation in flight"), 1, out)
+            finally:
+                self.assertEqual(c.stop(), 0, c.output())
+
+
+class BackendConfig(unittest.TestCase):
+    def check(self, tmp, extra, backend="azureml", drop=None):
+        conf = os.path.join(tmp, "ascoord.conf")
+        token_file = os.path.join(tmp, "arm.token")
+        with open(token_file, "w") as f:
+            f.write(TOKEN + "\n")
+        text = CONFIG.format(sock=os.path.join(tmp, "s"), port=1, token_file=token_file)
+        text = text.replace("backend = azureml", "backend = " + backend)
+        if drop:
+            text = "".join(l for l in text.splitlines(True) if not l.startswith(drop + " ="))
+        with open(conf, "w") as f:
+            f.write(text + extra)
+        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=20)
+        return conf, p
+
+    def test_good(self):
+        with TempDir() as tmp:
+            _, p = self.check(tmp, "")
+            self.assertEqual(p.returncode, 0, p.stdout)
+
+    def test_started_as_the_daemon_would(self):
+        with TempDir() as tmp:
+            _, p = self.check(tmp, "", drop="workspace")
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("autoscale web: backend azureml needs workspace", p.stdout)
+            os.unlink(os.path.join(tmp, "arm.token"))
+            _, p = self.check(tmp, "")
+            self.assertEqual(p.returncode, 0, p.stdout)
+            os.unlink(os.path.join(tmp, "arm.token"))
+            conf = os.path.join(tmp, "ascoord.conf")
+            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, timeout=20)
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("arm.token", p.stdout)
+
+    def test_unknown_key(self):
+        with TempDir() as tmp:
+            conf, p = self.check(tmp, "[autoscale web]\nbogus = 1\n")
+            self.assertEqual(p.returncode, 2, p.stdout)
+            line = CONFIG.count("\n") + 2
+            self.assertIn("%s:%d: unknown key 'bogus' in [autoscale web] for backend azureml" %
+                          (conf, line), p.stdout)
+
+    def test_bad_value(self):
+        with TempDir() as tmp:
+            conf, p = self.check(tmp, "[autoscale web]\nmax_attempts = 0\n")
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("%s:%d: " % (conf, CONFIG.count("\n") + 2), p.stdout)
+
+    def test_not_implemented(self):
+        for backend in ("http", "exec"):
+            with TempDir() as tmp:
+                conf, p = self.check(tmp, "", backend=backend)
+                self.assertEqual(p.returncode, 2, p.stdout)
+                self.assertIn("%s:" % conf, p.stdout)
+                self.assertIn("backend %s is not implemented" % backend, p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
