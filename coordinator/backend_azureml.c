@@ -168,19 +168,31 @@ static void azml_start_http(struct backend *b, const char *method, const char *u
 
 /* ---- get ---- */
 
+/*
+ * A GET of the deployment: its capacity and provisioningState, or 0 after
+ * finishing the operation as failed (an error status, or no sku.capacity).
+ */
+static int azml_read(struct backend *b, const struct http_response *r, unsigned *cap,
+		     char *state, size_t len)
+{
+	if (r->status != 200) {
+		backend_fail_http(b, "GET deployment", r);
+		return 0;
+	}
+	if (azml_parse(r, cap, state, len) < 0) {
+		backend_finish(b, BACKEND_FAILED, -EPROTO, "GET deployment: no sku.capacity in the reply");
+		return 0;
+	}
+	return 1;
+}
+
 static void azml_get_done(struct backend *b, const struct http_response *r)
 {
 	char state[64];
 	unsigned cap;
 
-	if (r->status != 200) {
-		backend_fail_http(b, "GET deployment", r);
+	if (!azml_read(b, r, &cap, state, sizeof(state)))
 		return;
-	}
-	if (azml_parse(r, &cap, state, sizeof(state)) < 0) {
-		backend_finish(b, BACKEND_FAILED, -EPROTO, "GET deployment: no sku.capacity in the reply");
-		return;
-	}
 	b->res.capacity = cap;
 	b->res.have_capacity = true;
 	backend_finish(b, BACKEND_OK, 0, "capacity %u, provisioningState %s", cap, state[0] ? state : "unknown");
@@ -214,14 +226,8 @@ static void azml_after_done(struct backend *b, const struct http_response *r)
 	char state[64];
 	unsigned cap;
 
-	if (r->status != 200) {
-		backend_fail_http(b, "GET deployment", r);
+	if (!azml_read(b, r, &cap, state, sizeof(state)))
 		return;
-	}
-	if (azml_parse(r, &cap, state, sizeof(state)) < 0) {
-		backend_finish(b, BACKEND_FAILED, -EPROTO, "GET deployment: no sku.capacity in the reply");
-		return;
-	}
 	if (azml_busy_state(state)) {
 		azml_wait(b, azml_poll_delay(b, r), azml_poll, "the deployment is Updating");
 		return;
@@ -344,14 +350,8 @@ static void azml_check_done(struct backend *b, const struct http_response *r)
 	char state[64];
 	unsigned cap;
 
-	if (r->status != 200) {
-		backend_fail_http(b, "GET deployment", r);
+	if (!azml_read(b, r, &cap, state, sizeof(state)))
 		return;
-	}
-	if (azml_parse(r, &cap, state, sizeof(state)) < 0) {
-		backend_finish(b, BACKEND_FAILED, -EPROTO, "GET deployment: no sku.capacity in the reply");
-		return;
-	}
 	if (azml_busy_state(state)) {
 		azml_wait(b, azml_poll_delay(b, r), azml_check, "the deployment is busy");
 		return;
