@@ -20,55 +20,16 @@
 #include "testutil.h"
 #include "timeutil.h"
 
+#include "fake_arm.h"
+
 #define TOKEN1 "tok-SECRET-first-0123456789"
 #define TOKEN2 "tok-SECRET-second-rotated-abcdef"
 
-static pid_t fake_pid;
-static int fake_port;
 static sd_event *event;
 static char dir[] = "/tmp/test_backend.XXXXXX";
 static char token_path[256];
 
 /* ---- the fake server ---- */
-
-static int fake_spawn(void)
-{
-	const char *src = getenv("ASCALE_SRC");
-	char path[4096], buf[32] = "";
-	struct pollfd pfd;
-	size_t len = 0;
-	int fds[2];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/servers/fake_arm.py", src ? src : ".");
-	if (pipe(fds) < 0)
-		return -errno;
-	fake_pid = fork();
-	if (fake_pid < 0)
-		return -errno;
-	if (fake_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		execlp("python3", "python3", path, "--token", TOKEN1, "--lifetime", "90", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	/* the port, up to its newline */
-	len = 0;
-	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
-		if (poll(&pfd, 1, 10000) != 1 || (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) <= 0) {
-			close(fds[0]);
-			return -EIO;
-		}
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	buf[len] = '\0';
-	fake_port = atoi(buf);
-	return fake_port > 0 ? 0 : -EIO;
-}
 
 static size_t collect(char *data, size_t size, size_t n, void *user)
 {
@@ -125,7 +86,7 @@ static int group_setup(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(token_path, sizeof(token_path), "%s/token", dir);
-	if (fake_spawn() < 0 || sd_event_new(&event) < 0)
+	if (fake_spawn(TOKEN1, "90") < 0 || sd_event_new(&event) < 0)
 		return -1;
 	testutil_log_catch();
 	return 0;
@@ -136,10 +97,7 @@ static int group_teardown(void **state)
 	(void)state;
 	log_set_sink(NULL, NULL);
 	sd_event_unref(event);
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGTERM);
-		waitpid(fake_pid, NULL, 0);
-	}
+	fake_stop();
 	unlink(token_path);
 	rmdir(dir);
 	return 0;
