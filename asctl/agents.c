@@ -109,30 +109,13 @@ static int agents_print(const json_t *reply, FILE *f)
 
 int agents_main(const struct asctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	json_t *reply = NULL;
-	bool json = false;
-	int c, r;
+	bool json;
+	int first, r;
 
-	cli_getopt_begin();
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			agents_usage(stdout);
-			return ASCTL_OK;
-		default:
-			return cli_option_error(AGENTS_CMD, c, argv);
-		}
-	}
-	if (optind < argc)
-		return cli_usage_error(AGENTS_CMD, "unexpected argument '%s'", argv[optind]);
+	r = cli_json_options(AGENTS_CMD, argc, argv, agents_usage, 0, &json, &first);
+	if (r >= 0)
+		return r;
 	r = control_call(ctx->socket, AGENTS_CMD, "agents", NULL, &reply);
 	if (r != ASCTL_OK)
 		return r;

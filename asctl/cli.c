@@ -73,3 +73,33 @@ int cli_parse_count(const char *cmd, const char *opt, const char *arg, uint64_t 
 	*n = v;
 	return 0;
 }
+
+int cli_json_options(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
+		     int max_args, bool *json, int *first_arg)
+{
+	static const struct option longopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = false;
+	cli_getopt_begin();
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return ASCTL_OK;
+		default:
+			return cli_option_error(cmd, c, argv);
+		}
+	}
+	if (argc - optind > max_args)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max_args]);
+	*first_arg = optind;
+	return -1;
+}

@@ -2,7 +2,9 @@
 #ifndef ASCTL_CLI_H
 #define ASCTL_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* exit codes */
 enum {
@@ -39,6 +41,14 @@ int cli_option_error(const char *cmd, int c, char **argv);
 
 /* Reports a usage error of cmd ("asctl: CMD: ..."; NULL: asctl's own) and returns ASCTL_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * The options of a command that asks the coordinator: --json, --help, and
+ * at most max_args arguments, which *first_arg indexes in argv afterwards.
+ * Returns -1 to go on, or an exit code (after --help or a usage error).
+ */
+int cli_json_options(const char *cmd, int argc, char **argv, void (*usage)(FILE *f),
+		     int max_args, bool *json, int *first_arg);
 
 /* A positive duration ("1s", "500ms", a bare number in seconds); 0 or ASCTL_USAGE, reported. */
 int cli_parse_duration(const char *cmd, const char *opt, const char *arg, int64_t *ns);

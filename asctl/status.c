@@ -126,34 +126,17 @@ static int status_print_setting(const json_t *s, FILE *f)
 
 int status_main(const struct asctl_ctx *ctx, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *setting = NULL;
 	json_t *extra = NULL, *reply = NULL, *s;
-	bool json = false;
+	bool json;
 	size_t i;
-	int c, r;
+	int first, r;
 
-	cli_getopt_begin();
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			status_usage(stdout);
-			return ASCTL_OK;
-		default:
-			return cli_option_error(STATUS_CMD, c, argv);
-		}
-	}
-	if (optind < argc)
-		setting = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error(STATUS_CMD, "unexpected argument '%s'", argv[optind]);
+	r = cli_json_options(STATUS_CMD, argc, argv, status_usage, 1, &json, &first);
+	if (r >= 0)
+		return r;
+	if (first < argc)
+		setting = argv[first];
 	if (setting)
 		extra = json_pack("{s:s}", "setting", setting);
 	r = control_call(ctx->socket, STATUS_CMD, "status", extra, &reply);
