@@ -64,6 +64,8 @@ static int sampler_bpf_load(bool btf, struct cpu_bpf **skelp, const char **step)
 		return errno ? -errno : -EINVAL;
 	bpf_program__set_autoload(skel->progs.cpu_switch_btf, btf);
 	bpf_program__set_autoload(skel->progs.cpu_switch_raw, !btf);
+	bpf_program__set_autoload(skel->progs.cpu_idle_btf, btf);
+	bpf_program__set_autoload(skel->progs.cpu_idle_raw, !btf);
 	*step = "load";
 	r = cpu_bpf__load(skel);
 	if (r == 0) {

@@ -92,6 +92,42 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 	a->seq++;
 }
 
+/*
+ * The idle loop is entered: the CPU runs its idle task.  Normally the
+ * switch to it was just accounted and this returns at once; when that
+ * switch went unreported (seen on this kernel: a task leaves with no
+ * sched_switch), the CPU would read busy until its next switch, which for
+ * an idle CPU may be seconds away.  Close the interval here instead.
+ */
+static __always_inline void acct_idle_enter(u32 state)
+{
+	u32 cpu = bpf_get_smp_processor_id();
+	struct cpu_acct *a;
+	u64 now, idle;
+
+	if (state == (u32)-1 || cpu >= CPU_ACCT_MAX_CPUS)	/* PWR_EVENT_EXIT */
+		return;
+	a = &acct[cpu];
+	if ((a->state & (ACCT_KNOWN | ACCT_IDLE)) != ACCT_KNOWN)
+		return;
+	idle = bpf_get_current_task();
+	if (a->task == idle)
+		return;
+	now = bpf_ktime_get_ns();
+	a->seq++;
+	barrier();
+	if (now > a->last_ts) {
+		a->busy_ns += now - a->last_ts;
+		if (a->state & ACCT_CG)
+			a->cg_ns += now - a->last_ts;
+	}
+	a->last_ts = now;
+	a->state = ACCT_KNOWN | ACCT_IDLE;
+	a->task = idle;
+	barrier();
+	a->seq++;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(cpu_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
@@ -103,5 +139,19 @@ SEC("raw_tp/sched_switch")
 int BPF_PROG(cpu_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
 	acct_switch(prev, next, false);
+	return 0;
+}
+
+SEC("tp_btf/cpu_idle")
+int BPF_PROG(cpu_idle_btf, unsigned int state, unsigned int cpu_id)
+{
+	acct_idle_enter(state);
+	return 0;
+}
+
+SEC("raw_tp/cpu_idle")
+int BPF_PROG(cpu_idle_raw, unsigned int state, unsigned int cpu_id)
+{
+	acct_idle_enter(state);
 	return 0;
 }

@@ -48,6 +48,30 @@ def proc_stat_cpu(cpu):
     raise KeyError(cpu)
 
 
+def forks():
+    """Processes created since boot (/proc/stat "processes")."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("processes "):
+                return int(line.split()[1])
+    raise KeyError("processes")
+
+
+def task_runtime_ns():
+    """Sum of every live thread's run time (schedstat, exact nanoseconds, idle tasks excluded)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass  # the thread ended while we walked
+    return total
+
+
 class Agent:
     """A real asagent in the foreground with its own config and ring in a temp dir."""
 

@@ -9,8 +9,8 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import (ASAGENT, Agent, Load, TempDir, cgroup2_mount, metrics, need_root,
-                         proc_stat, proc_stat_cpu, samples_between)
+from ascale_test import (ASAGENT, Agent, Load, TempDir, cgroup2_mount, forks, metrics, need_root,
+                         proc_stat, proc_stat_cpu, samples_between, task_runtime_ns)
 
 WINDOW = 10.0      # seconds over which the agent is compared with /proc/stat
 TOLERANCE = 2.0    # percentage points
@@ -122,6 +122,36 @@ class AgentEbpf(unittest.TestCase):
                     finally:
                         for l in loads:
                             l.stop()
+            finally:
+                a.stop()
+
+    def test_idle_agrees_with_task_runtimes(self):
+        """The sum of every thread's run time is exact where /proc/stat counts ticks.
+
+        Windows in which a process was created are measured again: a thread
+        that ends takes its run time with it."""
+        with TempDir() as tmp:
+            a = Agent(tmp, source="ebpf")
+            try:
+                a.wait_ready()
+                clean, seen = 0, []
+                for _ in range(30):
+                    if clean == 8:
+                        break
+                    f0, r0, m0, t0 = forks(), task_runtime_ns(), time.monotonic(), time.time()
+                    time.sleep(2.0)
+                    f1, r1, m1, t1 = forks(), task_runtime_ns(), time.monotonic(), time.time()
+                    if f1 != f0:
+                        continue
+                    time.sleep(0.3)
+                    vals = samples_between(a.ring, t0, t1)
+                    agent = sum(vals) / len(vals)
+                    ref = 100.0 * (r1 - r0) / 1e9 / (m1 - m0) / os.cpu_count()
+                    seen.append(f"agent {agent:.2f} tasks {ref:.2f}")
+                    clean += 1
+                    self.assertLessEqual(abs(agent - ref), TOLERANCE, "; ".join(seen))
+                if clean < 3:
+                    self.skipTest(f"processes were created in all but {clean} windows")
             finally:
                 a.stop()
 
