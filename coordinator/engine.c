@@ -33,6 +33,19 @@ struct store *engine_store(struct engine *e)
 	return e->store;
 }
 
+int64_t engine_cooldown(const struct engine *e, size_t si)
+{
+	return si < e->conf->nsettings ? e->state[si].cooldown_until : INT64_MIN;
+}
+
+int engine_set_cooldown(struct engine *e, size_t si, int64_t until_ns)
+{
+	if (si >= e->conf->nsettings)
+		return -EINVAL;
+	e->state[si].cooldown_until = until_ns;
+	return 0;
+}
+
 void engine_free(struct engine *e)
 {
 	if (!e)

@@ -28,4 +28,12 @@ struct store *engine_store(struct engine *e);
  */
 int engine_evaluate(struct engine *e, size_t si, int64_t t_ns, unsigned count, struct decision *d);
 
+/*
+ * The end of setting si's cooldown (INT64_MIN: none), and setting it: the
+ * daemon restores it after a restart, and moves it when an action could
+ * not be carried out.  engine_set_cooldown returns 0 or -EINVAL.
+ */
+int64_t engine_cooldown(const struct engine *e, size_t si);
+int engine_set_cooldown(struct engine *e, size_t si, int64_t until_ns);
+
 #endif

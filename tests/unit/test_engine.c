@@ -580,6 +580,30 @@ static void test_cooldown(void **state)
 	assert_int_equal(d.after, 1);
 }
 
+/* the daemon restores a cooldown after a restart, and moves it after a failed action */
+static void test_cooldown_restored(void **state)
+{
+	(void)state;
+	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\ncooldown = 5\n");
+	assert_true(engine_cooldown(eng, 0) == INT64_MIN);
+	assert_int_equal(engine_set_cooldown(eng, 0, T0 + 3 * M), 0);
+	assert_int_equal(engine_set_cooldown(eng, 1, T0), -EINVAL);
+	assert_true(engine_cooldown(eng, 1) == INT64_MIN);
+	feed("cpu", T0, T0 + 3 * M, 90, 1);
+	eval(T0 + 2 * M, 2);
+	assert_int_equal(d.after, 2);
+	assert_int_equal(d.rules[0].state, RS_COOLDOWN);
+	eval(T0 + 3 * M, 2);
+	assert_int_equal(d.after, 3);
+	assert_true(engine_cooldown(eng, 0) == T0 + 8 * M);
+	/* the action failed: the daemon lets the engine act again */
+	assert_int_equal(engine_set_cooldown(eng, 0, INT64_MIN), 0);
+	feed("cpu", T0 + 3 * M, T0 + 4 * M, 90, 1);
+	eval(T0 + 4 * M, 2);
+	assert_int_equal(d.after, 3);
+}
+
 /* 3: divide_per_instance */
 static void test_divide(void **state)
 {
@@ -728,6 +752,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_to_alone, teardown),
 		cmocka_unit_test_teardown(test_percent, teardown),
 		cmocka_unit_test_teardown(test_cooldown, teardown),
+		cmocka_unit_test_teardown(test_cooldown_restored, teardown),
 		cmocka_unit_test_teardown(test_divide, teardown),
 		cmocka_unit_test_teardown(test_disabled, teardown),
 		cmocka_unit_test_teardown(test_profiles_dst, teardown),
