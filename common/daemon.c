@@ -126,6 +126,7 @@ int daemon_event_new(sd_event **e)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);	/* children are reaped through sd_event_add_child */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	r = sd_event_default(e);

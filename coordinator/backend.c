@@ -1,23 +1,30 @@
 /* backend: the scaler interface (get/set a deployment's capacity) and the registry of backends */
 #include <errno.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "backend.h"
 #include "log.h"
+#include "spawn.h"
 #include "timeutil.h"
 
-const char *const backend_names[] = { "azureml", "kubernetes", "sim", NULL };
+#define BACKEND_TOKEN_REFRESH_NS	(10 * 60 * NSEC_PER_SEC)
+#define BACKEND_TOKEN_MARGIN_NS		(5 * 60 * NSEC_PER_SEC)	/* before a known expiry */
+
+const char *const backend_names[] = { "azureml", "kubernetes", "http", "exec", "sim", NULL };
 
 static const struct backend_ops *const backend_all[] = {
-	&backend_azureml_ops, &backend_kubernetes_ops, &backend_sim_ops, NULL
+	&backend_azureml_ops, &backend_kubernetes_ops, &backend_http_ops, &backend_exec_ops,
+	&backend_sim_ops, NULL
 };
 
 const char *backend_status_name(enum backend_status s)
@@ -74,8 +81,13 @@ int backend_new(const char *type, const char *setting, const char *endpoint,
 
 int backend_conf_key(struct backend *b, struct conf_ctx *c, const char *key, const char *value)
 {
-	int r = b->ops->conf_key ? b->ops->conf_key(b, c, key, value) : -ENOENT;
+	int r;
 
+	if (!b->conf_line && c->path) {
+		snprintf(b->conf_path, sizeof(b->conf_path), "%s", c->path);
+		b->conf_line = c->line;
+	}
+	r = b->ops->conf_key ? b->ops->conf_key(b, c, key, value) : -ENOENT;
 	if (r != -ENOENT)
 		return r;
 	return backend_policy_key(b, c, key, value);
@@ -136,6 +148,28 @@ bool backend_busy(const struct backend *b)
 	return b->busy;
 }
 
+void backend_seed(struct backend *b, unsigned count)
+{
+	if (count > BACKEND_CAPACITY_MAX)
+		return;
+	b->last_count = count;
+	b->have_last_count = true;
+	if (b->ops->seed)
+		b->ops->seed(b, count);
+}
+
+void backend_describe(struct backend *b, struct backend_resource *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = b->ops->name;
+	if (b->endpoint[0])
+		snprintf(out->id, sizeof(out->id), "%s/%s", b->endpoint, b->deployment);
+	else
+		snprintf(out->id, sizeof(out->id), "%s", b->deployment);
+	if (b->ops->describe)
+		b->ops->describe(b, out);
+}
+
 int64_t backend_now(struct backend *b)
 {
 	uint64_t now;
@@ -154,6 +188,7 @@ static int backend_begin(struct backend *b, backend_done_fn cb, void *user)
 	b->busy = true;
 	b->cb = cb;
 	b->user = user;
+	b->token_retried = false;
 	memset(&b->res, 0, sizeof(b->res));
 	b->deadline = backend_now(b) + b->policy.operation_timeout_ns;
 	return 0;
@@ -212,6 +247,10 @@ void backend_finish(struct backend *b, enum backend_status status, int err, cons
 	backend_req_clear(b);
 	if (b->timer)
 		sd_event_source_set_enabled(b->timer, SD_EVENT_OFF);
+	if (status == BACKEND_OK && b->res.have_capacity) {
+		b->last_count = b->res.capacity;
+		b->have_last_count = true;
+	}
 	res = b->res;
 	b->busy = false;
 	if (b->cb)
@@ -289,6 +328,17 @@ void backend_fail_http(struct backend *b, const char *what, const struct http_re
 	backend_finish(b, BACKEND_FAILED, -EPROTO, "%s: HTTP %ld: %s", what, r->status, msg);
 }
 
+int64_t backend_retry_delay(struct backend *b)
+{
+	unsigned shift = b->tries > 1 ? (b->tries - 1 < 20 ? b->tries - 1 : 20) : 0;
+	int64_t delay = b->policy.retry_delay_ns << shift;
+
+	if (delay > b->policy.retry_max_ns || delay <= 0)
+		delay = b->policy.retry_max_ns;
+	/* jitter: between half and all of the backoff */
+	return delay / 2 + (int64_t)((double)(delay / 2) * ((double)random() / RAND_MAX));
+}
+
 static void backend_http_send(struct backend *b);
 
 static bool backend_transient(const struct http_response *r)
@@ -303,9 +353,18 @@ static void backend_http_done(const struct http_response *r, void *user)
 	struct backend *b = user;
 	char what[64], msg[BACKEND_MESSAGE_MAX - 96];
 	int64_t delay, now = backend_now(b);
-	unsigned shift;
 
 	b->res.http_status = r->status;
+	if (r->status == 401 && b->token && b->token->argv && !b->token_retried) {
+		/* the token may have been revoked or rotated early: once per operation */
+		b->token_retried = true;
+		b->token->stale = true;
+		log_info("autoscale %s: %s %s: HTTP 401, running token_command again", b->setting,
+			 b->ops->name, b->req_method);
+		if (backend_after(b, 0, backend_http_send) < 0)
+			backend_finish(b, BACKEND_FAILED, -ENOMEM, "cannot arm the retry timer");
+		return;
+	}
 	if (!backend_transient(r)) {
 		if (r->err) {
 			backend_finish(b, BACKEND_FAILED, r->err, "%s: %s", b->req_method, r->error);
@@ -320,12 +379,7 @@ static void backend_http_done(const struct http_response *r, void *user)
 		snprintf(what, sizeof(what), "HTTP %ld", r->status);
 	if (r->err || backend_api_message(r->body, r->len, msg, sizeof(msg)) < 0)
 		msg[0] = '\0';
-	shift = b->tries - 1 < 20 ? b->tries - 1 : 20;
-	delay = b->policy.retry_delay_ns << shift;
-	if (delay > b->policy.retry_max_ns || delay <= 0)
-		delay = b->policy.retry_max_ns;
-	/* jitter: between half and all of the backoff */
-	delay = delay / 2 + (int64_t)((double)(delay / 2) * ((double)random() / RAND_MAX));
+	delay = backend_retry_delay(b);
 	if (r->retry_after_ns >= 0)
 		delay = r->retry_after_ns;
 	if (b->tries >= b->policy.max_attempts || now + delay > b->deadline) {
@@ -338,6 +392,21 @@ static void backend_http_done(const struct http_response *r, void *user)
 		 b->req_method, what, (long long)(delay / NSEC_PER_MSEC));
 	if (backend_after(b, delay, backend_http_send) < 0)
 		backend_finish(b, BACKEND_FAILED, -ENOMEM, "cannot arm the retry timer");
+}
+
+static bool backend_token_due(struct backend *b, const struct backend_token *t);
+static int backend_token_refresh(struct backend *b, struct backend_token *t);
+
+/* The bearer token for the next attempt, NULL for none; token_file is read again when it changed. */
+static const char *backend_bearer(struct backend *b)
+{
+	struct backend_token *t = b->token;
+
+	if (!t)
+		return b->ops->bearer ? b->ops->bearer(b) : NULL;
+	if (t->argv)
+		return t->loaded ? t->value : NULL;
+	return backend_token_load(b, t) < 0 ? NULL : t->value;
 }
 
 static void backend_http_send(struct backend *b)
@@ -360,8 +429,18 @@ static void backend_http_send(struct backend *b)
 	}
 	if (req.timeout_ns > left)
 		req.timeout_ns = left;
-	if (b->ops->bearer) {
-		req.bearer = b->ops->bearer(b);
+	if (b->token && b->token->argv && !b->token->fresh && backend_token_due(b, b->token)) {
+		/* the request is sent when the command has printed a token */
+		r = backend_token_refresh(b, b->token);
+		if (r < 0)
+			backend_finish(b, BACKEND_RETRYING, r, "token_command: cannot run %s: %s",
+				       b->token->argv[0], strerror(-r));
+		return;
+	}
+	if (b->token)
+		b->token->fresh = false;
+	if (b->token || b->ops->bearer) {
+		req.bearer = backend_bearer(b);
 		if (!req.bearer) {
 			backend_finish(b, BACKEND_FAILED, -ENOKEY, "no bearer token");
 			return;
@@ -463,10 +542,341 @@ int backend_token_load(struct backend *b, struct backend_token *t)
 	return 0;
 }
 
+/* ---- token_command ---- */
+
+int backend_command_key(struct conf_ctx *c, const char *key, const char *value, char ***argv)
+{
+	char **v;
+	int n = spawn_split(value, &v);
+
+	if (n == -EINVAL)
+		return conf_error(c, "%s: a quote is not closed", key);
+	if (n == -E2BIG)
+		return conf_error(c, "%s: more than %d words", key, SPAWN_ARGS_MAX);
+	if (n < 0)
+		return conf_error(c, "%s: %s", key, strerror(-n));
+	if (n == 0) {
+		spawn_argv_free(v);
+		return conf_error(c, "%s: expected a program and its arguments", key);
+	}
+	/* the daemon runs in /: a relative path would surprise */
+	if (v[0][0] != '/' && strchr(v[0], '/')) {
+		conf_error(c, "%s: expected an absolute path or a name searched in $PATH, not '%s'", key, v[0]);
+		spawn_argv_free(v);
+		return -EINVAL;
+	}
+	spawn_argv_free(*argv);
+	*argv = v;
+	return 0;
+}
+
+int backend_token_key(struct backend *b, struct backend_token *t, struct conf_ctx *c,
+		      const char *key, const char *value)
+{
+	if (strcmp(key, "token_file") == 0) {
+		if (t->argv)
+			return conf_error(c, "token_file: token_command is set too: set only one of them");
+		b->token = t;
+		return conf_string(c, key, value, t->file, sizeof(t->file));
+	}
+	if (strcmp(key, "token_command") == 0) {
+		if (t->file[0])
+			return conf_error(c, "token_command: token_file is set too: set only one of them");
+		b->token = t;
+		return backend_command_key(c, key, value, &t->argv);
+	}
+	if (strcmp(key, "token_refresh") == 0) {
+		b->token = t;
+		return conf_duration(c, key, value, NSEC_PER_SEC, NSEC_PER_SEC, 24 * 3600 * NSEC_PER_SEC,
+				     &t->refresh_ns);
+	}
+	return -ENOENT;
+}
+
+int backend_token_start(struct backend *b, struct backend_token *t)
+{
+	int r;
+
+	b->token = t;
+	if (!t->argv && t->refresh_ns)
+		log_warn("autoscale %s: token_refresh applies to token_command only", b->setting);
+	if (!t->refresh_ns)
+		t->refresh_ns = BACKEND_TOKEN_REFRESH_NS;
+	if (t->argv) {
+		/* run at the first request, not here: start never blocks */
+		r = spawn_find(t->argv[0]);
+		if (r < 0)
+			log_err("autoscale %s: token_command: %s: %s", b->setting, t->argv[0], strerror(-r));
+		return r;
+	}
+	if (!t->file[0])
+		return backend_conf_fail(b, 0, "backend %s needs token_file or token_command", b->ops->name);
+	/* a first read, so that a bad token_file shows at start-up */
+	return backend_token_load(b, t);
+}
+
+void backend_token_free(struct backend_token *t)
+{
+	if (!t)
+		return;
+	spawn_cancel(t->child);
+	t->child = NULL;
+	spawn_argv_free(t->argv);
+	t->argv = NULL;
+	explicit_bzero(t->value, sizeof(t->value));
+	t->loaded = false;
+}
+
+static bool backend_token_due(struct backend *b, const struct backend_token *t)
+{
+	int64_t now = backend_now(b);
+
+	if (!t->loaded || t->stale || now - t->fetched_ns >= t->refresh_ns)
+		return true;
+	return t->expires_ns && now >= t->expires_ns - BACKEND_TOKEN_MARGIN_NS;
+}
+
+/* A token as a header carries it: printable ASCII, no blank. */
+static bool backend_token_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= BACKEND_TOKEN_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] > '~')
+			return false;
+	return true;
+}
+
+/* Seconds as a JSON integer or a string of digits: 0 or -EINVAL. */
+static int backend_json_seconds(const json_t *v, int64_t *out)
+{
+	const char *s = json_string_value(v);
+	long long n;
+	char *end;
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return 0;
+	}
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+/* az's older expiresOn, "2024-05-01 12:34:56.000000" in local time: epoch seconds, 0 or -EINVAL. */
+static int backend_local_time(const char *s, int64_t *out)
+{
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	if (!s)
+		return -EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%d %H:%M:%S", &tm);
+	if (!end || (*end && *end != '.'))
+		return -EINVAL;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (t == (time_t)-1)
+		return -EINVAL;
+	*out = t;
+	return 0;
+}
+
+/* The expiry of an access-token JSON as CLOCK_MONOTONIC ns, 0 when it says none. */
+static int64_t backend_token_expiry(struct backend *b, const json_t *root)
+{
+	const int64_t epoch_max = 10000000000LL, in_max = 10 * 365 * 86400LL;
+	int64_t now = backend_now(b), sec;
+
+	if (backend_json_seconds(json_object_get(root, "expires_on"), &sec) == 0 && sec > 0 && sec < epoch_max)
+		return now + sec * NSEC_PER_SEC - time_real_ns();
+	if (backend_json_seconds(json_object_get(root, "expires_in"), &sec) == 0 && sec > 0 && sec < in_max)
+		return now + sec * NSEC_PER_SEC;
+	if (backend_local_time(json_string_value(json_object_get(root, "expiresOn")), &sec) == 0 &&
+	    sec > 0 && sec < epoch_max)
+		return now + sec * NSEC_PER_SEC - time_real_ns();
+	return 0;
+}
+
+/*
+ * token_command's stdout: the bare token, or JSON as az account
+ * get-access-token ({"accessToken", "expires_on", "expiresOn"}) or OAuth
+ * ({"access_token", "expires_in"}) print it.  0, or -EPROTO with why (never the token).
+ */
+static int backend_token_parse(struct backend *b, struct backend_token *t, const char *out, size_t len,
+			       const char **why)
+{
+	const char *tok = out;
+	json_t *root = NULL, *v;
+	int64_t expires = 0;
+	size_t n = len;
+	int r = -EPROTO;
+
+	if (memchr(out, '\0', len)) {
+		*why = "printed a NUL byte";
+		return -EPROTO;
+	}
+	while (n && isspace((unsigned char)*tok)) {
+		tok++;
+		n--;
+	}
+	while (n && isspace((unsigned char)tok[n - 1]))
+		n--;
+	if (!n) {
+		*why = "printed nothing";
+		return -EPROTO;
+	}
+	if (*tok == '{') {
+		root = json_loadb(tok, n, 0, NULL);
+		v = json_object_get(root, "accessToken");
+		if (!json_is_string(v))
+			v = json_object_get(root, "access_token");
+		if (!json_is_string(v)) {
+			*why = root ? "printed JSON without accessToken or access_token" : "printed invalid JSON";
+			goto out;
+		}
+		tok = json_string_value(v);
+		n = json_string_length(v);
+		expires = backend_token_expiry(b, root);
+	}
+	if (!backend_token_ok(tok, n)) {
+		*why = n >= BACKEND_TOKEN_MAX ? "printed a token too long" :
+			"printed blanks or control characters inside the token";
+		goto out;
+	}
+	explicit_bzero(t->value, sizeof(t->value));
+	memcpy(t->value, tok, n);
+	t->value[n] = '\0';
+	t->loaded = true;
+	t->stale = false;
+	t->fetched_ns = backend_now(b);
+	t->expires_ns = expires;
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+static void backend_token_done(struct spawn *s, const struct spawn_result *r, void *user)
+{
+	struct backend *b = user;
+	struct backend_token *t = b->token;
+	char msg[BACKEND_MESSAGE_MAX - 64];
+	const char *why = "";
+
+	(void)s;
+	t->child = NULL;
+	if (r->exited && r->status == 0 && !r->err) {
+		if (backend_token_parse(b, t, r->out, r->out_len, &why) == 0) {
+			log_debug("autoscale %s: token_command %s: a new token", b->setting, t->argv[0]);
+			t->fresh = true;
+			backend_http_send(b);
+			return;
+		}
+		snprintf(msg, sizeof(msg), "%s %s", t->argv[0], why);
+	} else {
+		backend_spawn_message(t->argv[0], r, msg, sizeof(msg));
+		/* stderr is shown: never with the token in it */
+		if (t->loaded && strstr(msg, t->value))
+			snprintf(msg, sizeof(msg), "%s failed", t->argv[0]);
+	}
+	t->stale = true;
+	backend_finish(b, BACKEND_RETRYING, r->err ? r->err : -ENOKEY, "token_command: %s", msg);
+}
+
+/* Runs token_command; the request waiting for it is sent from backend_token_done(). */
+static int backend_token_refresh(struct backend *b, struct backend_token *t)
+{
+	char setting[BACKEND_NAME_MAX + 16];
+	const char *env[] = { setting, "ASCALE_ACTION=token", NULL };
+	struct spawn_opts o = {
+		.argv = (const char *const *)t->argv,
+		.env = env,
+		.out_max = BACKEND_OUTPUT_MAX,
+		.timeout_ns = b->policy.request_timeout_ns,
+	};
+	int64_t left = b->deadline - backend_now(b);
+
+	if (o.timeout_ns > left)
+		o.timeout_ns = left;
+	snprintf(setting, sizeof(setting), "ASCALE_SETTING=%s", b->setting);
+	log_debug("autoscale %s: running token_command %s", b->setting, t->argv[0]);
+	return spawn_start(b->event, &o, backend_token_done, b, &t->child);
+}
+
+/* ---- for modules running commands ---- */
+
+/* The last non-empty line, trimmed, bytes outside printable ASCII as '?', at most BACKEND_LINE_MAX. */
+static void backend_last_line(const char *text, size_t len, char *out, size_t size)
+{
+	const char *start, *end = text + len;
+	size_t n, i, max = size - 1 < BACKEND_LINE_MAX ? size - 1 : BACKEND_LINE_MAX;
+
+	while (end > text && isspace((unsigned char)end[-1]))
+		end--;
+	start = end;
+	while (start > text && start[-1] != '\n')
+		start--;
+	while (start < end && isspace((unsigned char)*start))
+		start++;
+	n = (size_t)(end - start);
+	for (i = 0; i < n && i < max; i++)
+		out[i] = (unsigned char)start[i] >= ' ' && (unsigned char)start[i] <= '~' ? start[i] : '?';
+	if (n > max && max >= 3)
+		memcpy(out + max - 3, "...", 3);
+	out[i] = '\0';
+}
+
+void backend_spawn_message(const char *name, const struct spawn_result *r, char *out, size_t size)
+{
+	char line[BACKEND_LINE_MAX + 1], what[64];
+
+	backend_last_line(r->err_tail ? r->err_tail : "", r->err_tail ? r->err_len : 0, line, sizeof(line));
+	if (r->err == -EMSGSIZE)
+		snprintf(what, sizeof(what), "printed too much on stdout (over %d KiB)",
+			 BACKEND_OUTPUT_MAX / 1024);
+	else if (r->timed_out)
+		snprintf(what, sizeof(what), "timed out");
+	else if (r->err)
+		snprintf(what, sizeof(what), "failed: %s", strerror(-r->err));
+	else if (r->exited)
+		snprintf(what, sizeof(what), "exited with %d", r->status);
+	else
+		snprintf(what, sizeof(what), "killed by signal %d (%s)", r->signal, strsignal(r->signal));
+	snprintf(out, size, "%s %s%s%s", name, what, line[0] ? ": " : "", line);
+}
+
+int backend_conf_fail(struct backend *b, unsigned line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!line)
+		line = b->conf_line;
+	if (b->conf_path[0] && line)
+		log_err("%s:%u: autoscale %s: %s", b->conf_path, line, b->setting, msg);
+	else
+		log_err("autoscale %s: %s", b->setting, msg);
+	return -EINVAL;
+}
+
 void backend_free(struct backend *b)
 {
 	if (!b)
 		return;
+	backend_token_free(b->token);
 	if (b->ops->free)
 		b->ops->free(b);
 	backend_req_clear(b);

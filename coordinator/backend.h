@@ -12,12 +12,15 @@
 
 #include "conf.h"
 #include "http.h"
+#include "spawn.h"
 
 #define BACKEND_CAPACITY_MAX	10000
 #define BACKEND_MESSAGE_MAX	512
 #define BACKEND_NAME_MAX	128
 #define BACKEND_URL_MAX		2048
 #define BACKEND_TOKEN_MAX	16384
+#define BACKEND_OUTPUT_MAX	(64 * 1024)	/* stdout of a command (exec, token_command) */
+#define BACKEND_LINE_MAX	200		/* of a command's stderr, in a message */
 
 struct backend;
 struct conf_ctx;
@@ -33,12 +36,23 @@ struct backend_result {
 	int err;		/* 0 or -errno (-ETIMEDOUT, -ECONNREFUSED, -EACCES, -EPROTO...) */
 	unsigned capacity;	/* valid when have_capacity */
 	bool have_capacity;
+	/* a get: the endpoint is still carrying out a change (azureml Updating/Scaling/Creating,
+	 * kubernetes spec.replicas not yet status.replicas), so the count may still move */
+	bool busy;
 	long http_status;	/* last HTTP status, 0 when none */
 	unsigned attempts;	/* HTTP requests sent, polls included */
 	char message[BACKEND_MESSAGE_MAX];	/* the API's message, or ours; never a secret */
 };
 
 typedef void (*backend_done_fn)(struct backend *b, const struct backend_result *r, void *user);
+
+/* What is scaled, as webhooks name it (Azure's resourceType, resourceId...). */
+struct backend_resource {
+	const char *type;
+	char id[BACKEND_URL_MAX];
+	const char *subscription;	/* NULL outside Azure */
+	const char *resource_group;
+};
 
 struct backend_ops {
 	const char *name;
@@ -52,6 +66,10 @@ struct backend_ops {
 	void (*free)(struct backend *b);
 	/* the bearer token for the next request, NULL for none (read before every attempt) */
 	const char *(*bearer)(struct backend *b);
+	/* fills what is scaled; NULL: the kind's name and "endpoint/deployment" */
+	void (*describe)(struct backend *b, struct backend_resource *out);
+	/* the endpoint's count as state.json kept it (sim: the count itself) */
+	void (*seed)(struct backend *b, unsigned count);
 };
 
 /* Settings shared by the HTTP backends; keys in docs/backends.md. */
@@ -66,7 +84,10 @@ struct backend_policy {
 	int64_t poll_interval_ns;	/* when the API gives no Retry-After */
 };
 
-/* A bearer token read from a file (re-read when it changes). */
+/*
+ * A bearer token read from a file (re-read when it changes), or printed by a
+ * command (run again when it gets old, near its expiry, or after a 401).
+ */
 struct backend_token {
 	char file[PATH_MAX];
 	dev_t dev;
@@ -76,6 +97,14 @@ struct backend_token {
 	bool loaded;
 	bool failed;		/* the last error was logged */
 	char value[BACKEND_TOKEN_MAX];
+	/* token_command */
+	char **argv;		/* NULL: token_file */
+	int64_t refresh_ns;	/* token_refresh */
+	int64_t fetched_ns;	/* CLOCK_MONOTONIC */
+	int64_t expires_ns;	/* CLOCK_MONOTONIC, 0: unknown */
+	bool stale;		/* run the command before the next request */
+	bool fresh;		/* just printed: for the request that waited, even if near its expiry */
+	struct spawn *child;	/* the command running */
 };
 
 struct backend {
@@ -99,6 +128,15 @@ struct backend {
 	void (*req_done)(struct backend *b, const struct http_response *r);
 	void (*timer_fn)(struct backend *b);
 	void *priv;
+	/* the last count read or set (backend_finish), for the exec backend's ASCALE_PREVIOUS */
+	unsigned last_count;
+	bool have_last_count;
+	/* the bearer token of backend_token_key(), used by backend_http() */
+	struct backend_token *token;
+	bool token_retried;		/* the operation ran token_command again after a 401 */
+	/* where the first backend key was read, for problems found at start */
+	char conf_path[PATH_MAX];
+	unsigned conf_line;
 };
 
 /* ---- for the daemon ---- */
@@ -107,7 +145,7 @@ struct backend {
 extern const char *const backend_names[];
 
 /*
- * A backend of kind type ("azureml", "kubernetes", "sim") for one setting.
+ * A backend of kind type (backend_names) for one setting.
  * Returns 0, -ENOENT (unknown kind) or -ENOMEM.
  */
 int backend_new(const char *type, const char *setting, const char *endpoint,
@@ -124,6 +162,10 @@ int backend_start(struct backend *b, sd_event *e);
 int backend_get(struct backend *b, backend_done_fn cb, void *user);
 int backend_set(struct backend *b, unsigned capacity, backend_done_fn cb, void *user);
 bool backend_busy(const struct backend *b);
+/* After a restart: the last count known before it (the http backend without get_url answers it). */
+void backend_seed(struct backend *b, unsigned count);
+/* What is scaled, for webhooks. */
+void backend_describe(struct backend *b, struct backend_resource *out);
 /* Drops an operation in flight without calling back. */
 void backend_free(struct backend *b);
 
@@ -152,10 +194,31 @@ int backend_api_message(const char *body, size_t len, char *out, size_t size);
 int backend_policy_key(struct backend *b, struct conf_ctx *c, const char *key, const char *value);
 /* The token from t->file, re-read when the file changed. 0 or -errno (logged once per change). */
 int backend_token_load(struct backend *b, struct backend_token *t);
+/*
+ * token_file, token_command (exactly one of them) and token_refresh for t,
+ * which backend_http() then sends: 0, -ENOENT (not a token key) or -EINVAL.
+ */
+int backend_token_key(struct backend *b, struct backend_token *t, struct conf_ctx *c,
+		      const char *key, const char *value);
+/* At start: reads token_file once, or checks that token_command can run. 0 or -errno (logged). */
+int backend_token_start(struct backend *b, struct backend_token *t);
+/* Stops a token_command running and wipes the token (backend_free() calls it). */
+void backend_token_free(struct backend_token *t);
+/* A command line key (program and arguments, no shell) into *argv: 0 or -EINVAL (reported). */
+int backend_command_key(struct conf_ctx *c, const char *key, const char *value, char ***argv);
+/* "NAME exited with 3: <the last line of stderr>", "NAME killed by signal 9 (Killed)"... */
+void backend_spawn_message(const char *name, const struct spawn_result *r, char *out, size_t size);
+/* A problem found at start: "FILE:LINE: autoscale NAME: ..." (line 0: the first backend key). -EINVAL. */
+int backend_conf_fail(struct backend *b, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The wait before the retry that follows attempt b->tries: backoff, doubling up to retry_max, jitter. */
+int64_t backend_retry_delay(struct backend *b);
 int64_t backend_now(struct backend *b);
 
 extern const struct backend_ops backend_azureml_ops;
 extern const struct backend_ops backend_kubernetes_ops;
+extern const struct backend_ops backend_http_ops;
+extern const struct backend_ops backend_exec_ops;
 extern const struct backend_ops backend_sim_ops;
 
 #endif

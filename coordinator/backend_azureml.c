@@ -51,8 +51,6 @@ static int azml_conf_key(struct backend *b, struct conf_ctx *c, const char *key,
 	} else if (strcmp(key, "workspace") == 0) {
 		dst = p->workspace;
 		size = sizeof(p->workspace);
-	} else if (strcmp(key, "token_file") == 0) {
-		return conf_string(c, key, value, p->token.file, sizeof(p->token.file));
 	} else if (strcmp(key, "arm") == 0) {
 		if (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0)
 			return conf_error(c, "arm: expected an http:// or https:// URL, not '%s'", value);
@@ -62,7 +60,7 @@ static int azml_conf_key(struct backend *b, struct conf_ctx *c, const char *key,
 			p->arm[strlen(p->arm) - 1] = '\0';
 		return 0;
 	} else {
-		return -ENOENT;
+		return backend_token_key(b, &p->token, c, key, value);
 	}
 	if (!azml_name_ok(value))
 		return conf_error(c, "%s: expected letters, digits, '-', '_', '.', '(' or ')', not '%s'", key, value);
@@ -83,16 +81,12 @@ static int azml_start(struct backend *b)
 		missing = "resource_group";
 	else if (!p->workspace[0])
 		missing = "workspace";
-	else if (!p->token.file[0])
-		missing = "token_file";
 	else if (!azml_name_ok(b->endpoint))
 		missing = "endpoint";
 	else if (!azml_name_ok(b->deployment))
 		missing = "deployment";
-	if (missing) {
-		log_err("autoscale %s: backend azureml needs %s", b->setting, missing);
-		return -EINVAL;
-	}
+	if (missing)
+		return backend_conf_fail(b, 0, "backend azureml needs %s", missing);
 	n = snprintf(p->url, sizeof(p->url),
 		     "%s/subscriptions/%s/resourceGroups/%s/providers/Microsoft.MachineLearningServices"
 		     "/workspaces/%s/onlineEndpoints/%s/deployments/%s?api-version=%s",
@@ -102,17 +96,8 @@ static int azml_start(struct backend *b)
 		log_err("autoscale %s: azureml: the deployment URL is too long", b->setting);
 		return -ENAMETOOLONG;
 	}
-	/* a first read, so that a bad token_file shows at start-up */
-	return backend_token_load(b, &p->token);
-}
-
-static const char *azml_bearer(struct backend *b)
-{
-	struct azml *p = b->priv;
-
-	if (backend_token_load(b, &p->token) < 0)
-		return NULL;
-	return p->token.value;
+	/* token_file or token_command: backend_http() sends it */
+	return backend_token_start(b, &p->token);
 }
 
 /* The deployment's sku.capacity and provisioningState; 0 or -EPROTO */
@@ -195,6 +180,7 @@ static void azml_get_done(struct backend *b, const struct http_response *r)
 		return;
 	b->res.capacity = cap;
 	b->res.have_capacity = true;
+	b->res.busy = azml_busy_state(state);
 	backend_finish(b, BACKEND_OK, 0, "capacity %u, provisioningState %s", cap, state[0] ? state : "unknown");
 }
 
@@ -374,12 +360,18 @@ static int azml_set(struct backend *b, unsigned capacity)
 	return backend_http(b, "GET", p->url, NULL, NULL, azml_check_done);
 }
 
-static void azml_free(struct backend *b)
+/* The deployment's Resource Manager ID, for webhooks. */
+static void azml_describe(struct backend *b, struct backend_resource *out)
 {
 	struct azml *p = b->priv;
 
-	if (p)
-		explicit_bzero(p->token.value, sizeof(p->token.value));
+	out->type = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments";
+	snprintf(out->id, sizeof(out->id),
+		 "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.MachineLearningServices"
+		 "/workspaces/%s/onlineEndpoints/%s/deployments/%s", p->subscription,
+		 p->resource_group, p->workspace, b->endpoint, b->deployment);
+	out->subscription = p->subscription;
+	out->resource_group = p->resource_group;
 }
 
 const struct backend_ops backend_azureml_ops = {
@@ -389,6 +381,5 @@ const struct backend_ops backend_azureml_ops = {
 	.start = azml_start,
 	.get = azml_get,
 	.set = azml_set,
-	.free = azml_free,
-	.bearer = azml_bearer,
+	.describe = azml_describe,
 };

@@ -156,9 +156,15 @@ static void k8s_done(struct backend *b, const struct http_response *r, const cha
 		backend_finish(b, BACKEND_FAILED, -EPROTO, "%s: no %s.replicas in the reply", what, field);
 		return;
 	}
+	/* a get: the Deployment has not yet reached the replicas asked for */
+	n = json_object_get(json_object_get(root, "spec"), "replicas");
+	if (strcmp(field, "status") == 0 && json_is_integer(n) &&
+	    json_integer_value(n) != (json_int_t)b->res.capacity)
+		b->res.busy = true;
 	json_decref(root);
 	b->res.have_capacity = true;
-	backend_finish(b, BACKEND_OK, 0, "%s.replicas %u", field, b->res.capacity);
+	backend_finish(b, BACKEND_OK, 0, "%s.replicas %u%s", field, b->res.capacity,
+		       b->res.busy ? " (changing)" : "");
 }
 
 static void k8s_get_done(struct backend *b, const struct http_response *r)
@@ -195,6 +201,16 @@ static void k8s_free(struct backend *b)
 		explicit_bzero(p->token.value, sizeof(p->token.value));
 }
 
+/* The Deployment's API path, for webhooks. */
+static void k8s_describe(struct backend *b, struct backend_resource *out)
+{
+	struct k8s *p = b->priv;
+
+	out->type = "apps/v1/Deployment";
+	snprintf(out->id, sizeof(out->id), "/apis/apps/v1/namespaces/%s/deployments/%s", p->namespace,
+		 b->deployment);
+}
+
 const struct backend_ops backend_kubernetes_ops = {
 	.name = "kubernetes",
 	.priv_size = sizeof(struct k8s),
@@ -204,4 +220,5 @@ const struct backend_ops backend_kubernetes_ops = {
 	.set = k8s_set,
 	.free = k8s_free,
 	.bearer = k8s_bearer,
+	.describe = k8s_describe,
 };

@@ -1,4 +1,4 @@
-/* backend_sim: an in-process endpoint whose count lives in memory */
+/* backend_sim: an in-process endpoint whose count lives in memory (and state.json) */
 #include <errno.h>
 #include <string.h>
 
@@ -61,10 +61,18 @@ static int sim_set(struct backend *b, unsigned capacity)
 	return backend_after(b, p->delay_ns, sim_apply);
 }
 
+static void sim_seed(struct backend *b, unsigned count)
+{
+	struct sim *p = b->priv;
+
+	p->count = count;
+}
+
 const struct backend_ops backend_sim_ops = {
 	.name = "sim",
 	.priv_size = sizeof(struct sim),
 	.conf_key = sim_conf_key,
 	.get = sim_get,
 	.set = sim_set,
+	.seed = sim_seed,
 };

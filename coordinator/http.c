@@ -37,6 +37,7 @@ struct http {
 	sd_event_source *timer;
 	struct http_call *calls;
 	unsigned pending;
+	char **headers;		/* http_set_headers(), NULL-terminated */
 };
 
 static void http_check_done(struct http *h);
@@ -173,12 +174,25 @@ static void http_call_free(struct http_call *c)
 	free(c);
 }
 
+static void http_lines_free(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++) {
+		/* the lines may hold secrets */
+		explicit_bzero(v[i], strlen(v[i]));
+		free(v[i]);
+	}
+	free(v);
+}
+
 void http_free(struct http *h)
 {
 	if (!h)
 		return;
 	while (h->calls)
 		http_call_free(h->calls);
+	http_lines_free(h->headers);
 	curl_multi_cleanup(h->multi);
 	sd_event_source_disable_unref(h->timer);
 	sd_event_unref(h->event);
@@ -354,6 +368,76 @@ static bool http_method_ok(const char *m)
 	return false;
 }
 
+bool http_header_ok(const char *line)
+{
+	const char *p;
+
+	for (p = line; *p && *p != ':'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *p)))
+			return false;
+	return p > line && *p == ':' && !strpbrk(p, "\r\n");
+}
+
+static bool http_lines_ok(const char *const *list)
+{
+	for (; list && *list; list++)
+		if (!http_header_ok(*list))
+			return false;
+	return true;
+}
+
+int http_set_headers(struct http *h, const char *const *headers)
+{
+	char **v = NULL;
+	size_t i, n = 0;
+
+	if (!http_lines_ok(headers))
+		return -EINVAL;
+	while (headers && headers[n])
+		n++;
+	if (n) {
+		v = calloc(n + 1, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			if (!(v[i] = strdup(headers[i]))) {
+				http_lines_free(v);
+				return -ENOMEM;
+			}
+	}
+	http_lines_free(h->headers);
+	h->headers = v;
+	return 0;
+}
+
+/* Whether h's or req's lines name the header name: then we do not add ours. */
+static bool http_given(const struct http *h, const struct http_request *req, const char *name)
+{
+	const char *const *lists[] = { (const char *const *)h->headers, req->headers };
+	const char *const *l;
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < 2; i++)
+		for (l = lists[i]; l && *l; l++)
+			if (strncasecmp(*l, name, n) == 0 && (*l)[n] == ':')
+				return true;
+	return false;
+}
+
+static int http_add_lines(struct http_call *c, const char *const *list)
+{
+	struct curl_slist *l;
+
+	for (; list && *list; list++) {
+		l = curl_slist_append(c->headers, *list);
+		if (!l)
+			return -ENOMEM;
+		c->headers = l;
+	}
+	return 0;
+}
+
 static int http_add_header(struct http_call *c, const char *name, const char *value)
 {
 	struct curl_slist *l;
@@ -380,7 +464,7 @@ int http_request(struct http *h, const struct http_request *req, http_done_fn cb
 	if (!req->method || !http_method_ok(req->method) || !req->url ||
 	    (strncmp(req->url, "http://", 7) != 0 && strncmp(req->url, "https://", 8) != 0))
 		return -EINVAL;
-	if (req->bearer && strpbrk(req->bearer, "\r\n"))
+	if ((req->bearer && strpbrk(req->bearer, "\r\n")) || !http_lines_ok(req->headers))
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -397,12 +481,12 @@ int http_request(struct http *h, const struct http_request *req, http_done_fn cb
 	c->next = h->calls;
 	h->calls = c;
 	h->pending++;
-	if (http_add_header(c, "Accept", "application/json") < 0)
+	if (!http_given(h, req, "Accept") && http_add_header(c, "Accept", "application/json") < 0)
 		goto fail;
-	if (req->body && http_add_header(c, "Content-Type",
-					 req->content_type ? req->content_type : "application/json") < 0)
+	if (req->body && !http_given(h, req, "Content-Type") &&
+	    http_add_header(c, "Content-Type", req->content_type ? req->content_type : "application/json") < 0)
 		goto fail;
-	if (req->bearer) {
+	if (req->bearer && !http_given(h, req, "Authorization")) {
 		char *v;
 
 		if (asprintf(&v, "Bearer %s", req->bearer) < 0)
@@ -415,7 +499,9 @@ int http_request(struct http *h, const struct http_request *req, http_done_fn cb
 		r = -ENOMEM;
 	}
 	/* no "Expect: 100-continue" round trip */
-	if (http_add_header(c, "Expect", "") < 0)
+	if (!http_given(h, req, "Expect") && http_add_header(c, "Expect", "") < 0)
+		goto fail;
+	if (http_add_lines(c, (const char *const *)h->headers) < 0 || http_add_lines(c, req->headers) < 0)
 		goto fail;
 	curl_easy_setopt(c->easy, CURLOPT_URL, req->url);
 	curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");

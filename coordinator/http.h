@@ -19,6 +19,7 @@ struct http_request {
 	const char *body;		/* NULL: none */
 	const char *content_type;	/* NULL: application/json when there is a body */
 	const char *bearer;		/* NULL: no Authorization header; never logged */
+	const char *const *headers;	/* NULL or NULL-terminated "Name: value" lines; never logged */
 	const char *ca_file;		/* NULL: the system's CA store */
 	bool insecure;			/* no TLS verification (the caller warns) */
 	int64_t timeout_ns;		/* whole request; 0: 30 s */
@@ -45,9 +46,20 @@ void http_free(struct http *h);
 
 /*
  * Starts req; cb is called later from the loop (never from inside this call).
- * Every string of req is copied. Returns 0, -EINVAL (bad method or URL) or -ENOMEM.
+ * Every string of req is copied. Headers go out in order: h's (http_set_headers),
+ * then req's; a name given there replaces the one we would add (Accept,
+ * Content-Type, Authorization, Expect). Returns 0, -EINVAL (bad method, URL or
+ * header) or -ENOMEM.
  */
 int http_request(struct http *h, const struct http_request *req, http_done_fn cb, void *user);
+
+/*
+ * Headers ("Name: value", NULL-terminated) sent with every later request of h,
+ * copied; NULL forgets them. Returns 0, -EINVAL (a bad line) or -ENOMEM.
+ */
+int http_set_headers(struct http *h, const char *const *headers);
+/* A header line: a token name (RFC 9110), ':', a value without CR, LF or NUL. */
+bool http_header_ok(const char *line);
 
 /* Requests in flight. */
 unsigned http_pending(const struct http *h);

@@ -234,6 +234,141 @@ static void test_bad_requests(void **state)
 	assert_int_equal(http_pending(http), 0);
 }
 
+/*
+ * A one-shot server on 127.0.0.1 in a child process: it answers the first
+ * request with that request's head (request line and headers) as the body.
+ */
+static int echo_spawn(pid_t *pid)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char buf[8192], reply[8400];
+	size_t n = 0;
+	ssize_t k;
+	int fd, c, m;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 1), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		alarm(10);
+		c = accept(fd, NULL, NULL);
+		buf[0] = '\0';
+		while (c >= 0 && n < sizeof(buf) - 1 && !strstr(buf, "\r\n\r\n") &&
+		       (k = read(c, buf + n, sizeof(buf) - 1 - n)) > 0) {
+			n += (size_t)k;
+			buf[n] = '\0';
+		}
+		m = snprintf(reply, sizeof(reply), "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+			     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", n, buf);
+		if (c >= 0 && m > 0 && write(c, reply, (size_t)m) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* req to the echo server; the head it received */
+static void echo_request(struct http_request *req, struct got *g)
+{
+	char url[64];
+	pid_t pid;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", echo_spawn(&pid));
+	req->url = url;
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(http_request(http, req, on_done, g), 0);
+	run_until(g, 5 * NSEC_PER_SEC);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(g->err, 0);
+	assert_int_equal(g->status, 200);
+}
+
+static unsigned count_of(const char *s, const char *what)
+{
+	unsigned n = 0;
+
+	for (; (s = strstr(s, what)); s++)
+		n++;
+	return n;
+}
+
+static void test_headers(void **state)
+{
+	static const char *const client[] = { "X-Client: c1", NULL };
+	static const char *const mine[] = { "X-Api-Key: k-123", "Accept: text/plain", "X-Empty-Ok:x", NULL };
+	static const char *const auth[] = { "authorization: Basic dTpw", NULL };
+	struct http_request req = { .method = "GET", .bearer = TOKEN, .headers = mine };
+	struct got g;
+
+	(void)state;
+	assert_int_equal(http_set_headers(http, client), 0);
+	echo_request(&req, &g);
+	assert_non_null(strstr(g.body, "GET /echo HTTP/1.1\r\n"));
+	assert_non_null(strstr(g.body, "\r\nX-Client: c1\r\n"));
+	assert_non_null(strstr(g.body, "\r\nX-Api-Key: k-123\r\n"));
+	assert_non_null(strstr(g.body, "\r\nX-Empty-Ok:x\r\n"));
+	/* a header given replaces ours */
+	assert_non_null(strstr(g.body, "\r\nAccept: text/plain\r\n"));
+	assert_int_equal(count_of(g.body, "Accept:"), 1);
+	assert_non_null(strstr(g.body, "\r\nAuthorization: Bearer " TOKEN "\r\n"));
+	/* the client's header before the request's */
+	assert_true(strstr(g.body, "X-Client:") < strstr(g.body, "X-Api-Key:"));
+
+	req.headers = auth;
+	echo_request(&req, &g);
+	assert_non_null(strstr(g.body, "\r\nauthorization: Basic dTpw\r\n"));
+	assert_null(strstr(g.body, "Bearer"));
+	assert_non_null(strstr(g.body, "\r\nAccept: application/json\r\n"));
+
+	/* forgotten: the requests without headers are as before */
+	assert_int_equal(http_set_headers(http, NULL), 0);
+	req.headers = NULL;
+	echo_request(&req, &g);
+	assert_null(strstr(g.body, "X-Client"));
+	assert_non_null(strstr(g.body, "\r\nAccept: application/json\r\n"));
+}
+
+static void test_bad_headers(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "X-Api-Key k", NULL },
+		{ "X Api: k", NULL },
+		{ ": k", NULL },
+		{ "X-Ok: 1", "X-Api: k\r\nX-Injected: 1" },
+		{ "X-Api: k\n", NULL },
+		{ "X(Api): k", NULL },
+	};
+	struct http_request req = { .method = "GET", .url = "http://127.0.0.1/" };
+	const char *const one[] = { "X-Ok: 1", NULL };
+	struct got g = { 0 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *const list[] = { bad[i][0], bad[i][1], NULL };
+
+		assert_false(http_header_ok(bad[i][1] ? bad[i][1] : bad[i][0]));
+		req.headers = list;
+		assert_int_equal(http_request(http, &req, on_done, &g), -EINVAL);
+		assert_int_equal(http_set_headers(http, list), -EINVAL);
+	}
+	assert_true(http_header_ok("X-Ok: 1"));
+	assert_true(http_header_ok("!#$%&'*+-.^_`|~09azAZ:"));
+	/* a bad line refuses the whole list */
+	assert_int_equal(http_set_headers(http, one), 0);
+	assert_int_equal(http_set_headers(http, (const char *const[]){ "bad", NULL }), -EINVAL);
+	assert_int_equal(http_set_headers(http, NULL), 0);
+	assert_int_equal(http_pending(http), 0);
+	assert_false(g.done);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +378,8 @@ int main(void)
 		cmocka_unit_test(test_timeout),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_bad_headers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

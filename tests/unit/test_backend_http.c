@@ -1,0 +1,629 @@
+/* test_backend_http: the http backend against tests/servers/fake_scaler.py */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "backend.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+#define API_KEY "key-SECRET-0123456789"
+#define TOKEN "tok-SECRET-abcdef"
+
+static sd_event *event;
+static pid_t scaler_pid;
+static int scaler_port;
+static char dir[] = "/tmp/test_backend_http.XXXXXX";
+static char token_path[256];
+
+/* ---- the fake server ---- */
+
+/*
+ * Starts fake_scaler.py on 127.0.0.1, ending by itself after lifetime seconds,
+ * and reads the port it prints. The script is found under $ASCALE_SRC, else
+ * from the current directory.
+ */
+static int scaler_spawn(const char *lifetime)
+{
+	const char *src = getenv("ASCALE_SRC");
+	char path[4096], buf[32] = "";
+	struct pollfd pfd;
+	size_t len = 0;
+	int fds[2];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/tests/servers/fake_scaler.py", src ? src : ".");
+	if (pipe(fds) < 0)
+		return -errno;
+	scaler_pid = fork();
+	if (scaler_pid < 0)
+		return -errno;
+	if (scaler_pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execlp("python3", "python3", path, "--lifetime", lifetime, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
+		if (poll(&pfd, 1, 10000) != 1 || (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) <= 0) {
+			close(fds[0]);
+			return -EIO;
+		}
+		len += (size_t)n;
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	scaler_port = atoi(buf);
+	return scaler_port > 0 ? 0 : -EIO;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *user)
+{
+	char *buf = user;
+	size_t have = strlen(buf), len = size * n;
+
+	if (have + len < 65536) {
+		memcpy(buf + have, data, len);
+		buf[have + len] = '\0';
+	}
+	return len;
+}
+
+/* one call to the fake's control API (blocking; test side only) */
+static json_t *fake_control(const char *method, const char *path, const char *body)
+{
+	static char reply[65536];
+	char url[256];
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	reply[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", scaler_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 200);
+	curl_easy_cleanup(c);
+	return json_loads(reply, 0, NULL);
+}
+
+static void fake_do(const char *path, const char *body)
+{
+	json_decref(fake_control("POST", path, body));
+}
+
+/* the API requests recorded so far with method m; the last one, and how many */
+static json_t *recorded(json_t *all, const char *m, int *count)
+{
+	json_t *v, *hit = NULL;
+	size_t k;
+	int n = 0;
+
+	json_array_foreach(all, k, v)
+		if (strcmp(json_string_value(json_object_get(v, "method")), m) == 0) {
+			hit = v;
+			n++;
+		}
+	if (count)
+		*count = n;
+	return hit;
+}
+
+static const char *field(json_t *req, const char *name)
+{
+	return json_string_value(json_object_get(req, name));
+}
+
+static const char *header(json_t *req, const char *name)
+{
+	return json_string_value(json_object_get(json_object_get(req, "headers"), name));
+}
+
+static int group_setup(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(token_path, sizeof(token_path), "%s/token", dir);
+	f = fopen(token_path, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s\n", TOKEN);
+	fclose(f);
+	if (scaler_spawn("90") < 0 || sd_event_new(&event) < 0)
+		return -1;
+	testutil_log_catch();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	log_set_sink(NULL, NULL);
+	sd_event_unref(event);
+	if (scaler_pid > 0) {
+		kill(scaler_pid, SIGTERM);
+		waitpid(scaler_pid, NULL, 0);
+	}
+	unlink(token_path);
+	rmdir(dir);
+	return 0;
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	fake_do("/_fake/reset", "{}");
+	return 0;
+}
+
+/* ---- backends and results ---- */
+
+struct got {
+	bool done;
+	struct backend_result r;
+};
+
+static void on_done(struct backend *b, const struct backend_result *r, void *user)
+{
+	struct got *g = user;
+
+	(void)b;
+	g->done = true;
+	g->r = *r;
+}
+
+static void run_until(struct got *g, int64_t limit_ns)
+{
+	int64_t end = time_mono_ns() + limit_ns;
+
+	while (!g->done && time_mono_ns() < end)
+		assert_true(sd_event_run(event, 100000) >= 0);
+	assert_true(g->done);
+}
+
+static void key(struct backend *b, const char *k, const char *v)
+{
+	struct conf_ctx c = { .path = "test.conf", .line = 1 };
+
+	assert_int_equal(backend_conf_key(b, &c, k, v), 0);
+}
+
+/* a backend on the fake with url (and get_url when get), the common keys, then extra key/value pairs */
+static struct backend *http_new_backend(bool get, const char *const *extra)
+{
+	struct backend *b;
+	char url[128];
+
+	assert_int_equal(backend_new("http", "web", "ep1", "blue", &b), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/pools/blue", scaler_port);
+	key(b, "url", url);
+	if (get) {
+		key(b, "get_url", url);
+		key(b, "get_pointer", "/status/replicas");
+	}
+	key(b, "retry_delay", "50ms");
+	key(b, "request_timeout", "2s");
+	key(b, "operation_timeout", "10s");
+	for (; extra && extra[0]; extra += 2)
+		key(b, extra[0], extra[1]);
+	assert_int_equal(backend_start(b, event), 0);
+	return b;
+}
+
+static struct got do_set(struct backend *b, unsigned n)
+{
+	struct got g = { 0 };
+
+	assert_int_equal(backend_set(b, n, on_done, &g), 0);
+	assert_false(g.done);
+	run_until(&g, 10 * NSEC_PER_SEC);
+	return g;
+}
+
+static struct got do_get(struct backend *b)
+{
+	struct got g = { 0 };
+
+	assert_int_equal(backend_get(b, on_done, &g), 0);
+	assert_false(g.done);
+	run_until(&g, 10 * NSEC_PER_SEC);
+	return g;
+}
+
+/* ---- set: template, headers, method ---- */
+
+static void test_template_and_headers(void **state)
+{
+	static const char *const extra[] = {
+		"method", "post",
+		"body", "{\"spec\": {\"n\": {{capacity}}}, \"prev\": \"{{previous}}\", "
+			"\"who\": \"{{ setting }}/{{endpoint}}/{{deployment}}\"}",
+		"content_type", "application/vnd.scaler+json",
+		"header", "X-Api-Key: " API_KEY,
+		"header", "X-Team:ml",
+		"header", "Accept: application/vnd.scaler+json",
+		NULL
+	};
+	struct backend *b = http_new_backend(false, extra);
+	json_t *all, *req;
+	struct got g;
+	int n;
+
+	(void)state;
+	fake_do("/_fake/config", "{\"field\": \"spec.n\"}");
+	g = do_set(b, 4);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_true(g.r.have_capacity);
+	assert_int_equal(g.r.capacity, 4);
+	assert_int_equal(g.r.attempts, 1);
+	assert_int_equal(g.r.http_status, 200);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	req = recorded(all, "POST", &n);
+	assert_int_equal(n, 1);
+	assert_string_equal(field(req, "path"), "/v1/pools/blue");
+	/* no count known yet: {{previous}} is empty */
+	assert_string_equal(field(req, "body"),
+			    "{\"spec\": {\"n\": 4}, \"prev\": \"\", \"who\": \"web/ep1/blue\"}");
+	assert_string_equal(header(req, "X-Api-Key"), API_KEY);
+	assert_string_equal(header(req, "X-Team"), "ml");
+	assert_string_equal(header(req, "Content-Type"), "application/vnd.scaler+json");
+	/* ours is replaced, not doubled */
+	assert_string_equal(header(req, "Accept"), "application/vnd.scaler+json");
+	assert_null(header(req, "Authorization"));
+	json_decref(all);
+
+	g = do_set(b, 6);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	req = recorded(all, "POST", &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(field(req, "body"),
+			    "{\"spec\": {\"n\": 6}, \"prev\": \"4\", \"who\": \"web/ep1/blue\"}");
+	json_decref(all);
+	backend_free(b);
+}
+
+static void test_default_body_and_token(void **state)
+{
+	static const char *const extra[] = { "token_file", token_path, NULL };
+	struct backend *b = http_new_backend(true, extra);
+	json_t *all, *req;
+	struct got g;
+
+	(void)state;
+	g = do_set(b, 3);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 3);
+	g = do_get(b);
+	assert_int_equal(g.r.capacity, 3);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	req = recorded(all, "PUT", NULL);
+	assert_non_null(req);
+	assert_string_equal(field(req, "body"), "{\"capacity\": 3}");
+	assert_string_equal(header(req, "Content-Type"), "application/json");
+	assert_string_equal(header(req, "Authorization"), "Bearer " TOKEN);
+	assert_string_equal(header(recorded(all, "GET", NULL), "Authorization"), "Bearer " TOKEN);
+	json_decref(all);
+	backend_free(b);
+}
+
+/* the count in the set's reply is the result: the API may grant less than asked */
+static void test_set_reply_count(void **state)
+{
+	static const char *const extra[] = { "get_pointer", "/spec/replicas", NULL };
+	struct backend *b = http_new_backend(true, NULL);
+	struct got g;
+
+	(void)state;
+	fake_do("/_fake/config", "{\"max\": 6}");
+	g = do_set(b, 9);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 6);
+	assert_non_null(strstr(g.r.message, "/status/replicas is 6"));
+	backend_free(b);
+
+	/* a pointer that the reply does not hold: the count sent */
+	b = http_new_backend(false, extra);
+	g = do_set(b, 5);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 5);
+	backend_free(b);
+}
+
+/* ---- get: the pointer ---- */
+
+static void test_get_pointer(void **state)
+{
+	static const struct {
+		const char *count;
+		enum backend_status status;
+		unsigned capacity;
+		const char *message;
+	} cases[] = {
+		{ "7", BACKEND_OK, 7, "count 7" },
+		{ "\"8\"", BACKEND_OK, 8, "count 8" },
+		{ "0", BACKEND_OK, 0, "count 0" },
+		{ "10000", BACKEND_OK, 10000, "count 10000" },
+		{ "\"abc\"", BACKEND_FAILED, 0, "/status/replicas is not an integer" },
+		{ "2.5", BACKEND_FAILED, 0, "/status/replicas is not an integer" },
+		{ "null", BACKEND_FAILED, 0, "/status/replicas is not an integer" },
+		{ "{\"a\": 1}", BACKEND_FAILED, 0, "/status/replicas is not an integer" },
+		{ "10001", BACKEND_FAILED, 0, "is 10001, not a count in 0..10000" },
+		{ "-1", BACKEND_FAILED, 0, "is -1, not a count in 0..10000" },
+		{ "\"-3\"", BACKEND_FAILED, 0, "is -3, not a count" },
+	};
+	struct backend *b = http_new_backend(true, NULL);
+	char body[64];
+	struct got g;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(body, sizeof(body), "{\"count\": %s}", cases[i].count);
+		fake_do("/_fake/count", body);
+		g = do_get(b);
+		assert_int_equal(g.r.status, cases[i].status);
+		assert_int_equal(g.r.have_capacity, cases[i].status == BACKEND_OK);
+		if (cases[i].status == BACKEND_OK)
+			assert_int_equal(g.r.capacity, cases[i].capacity);
+		assert_non_null(strstr(g.r.message, cases[i].message));
+		assert_int_equal(g.r.attempts, 1);
+	}
+	backend_free(b);
+}
+
+static void test_get_pointer_missing(void **state)
+{
+	static const char *const extra[] = { "get_pointer", "/status/ready~1replicas", NULL };
+	static const char *const extra2[] = { "get_pointer", "/status/replicas/0", NULL };
+	struct backend *b = http_new_backend(true, extra);
+	struct got g;
+
+	(void)state;
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.err, -EPROTO);
+	assert_non_null(strstr(g.r.message, "no /status/ready~1replicas in the reply"));
+	backend_free(b);
+
+	/* an array index */
+	b = http_new_backend(true, extra2);
+	fake_do("/_fake/count", "{\"count\": [4, 5]}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 4);
+	fake_do("/_fake/count", "{\"count\": []}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	backend_free(b);
+}
+
+/* ---- refusals and retries ---- */
+
+static void test_400_fails_at_once(void **state)
+{
+	struct backend *b = http_new_backend(true, NULL);
+	struct got g;
+
+	(void)state;
+	fake_do("/_fake/faults", "{\"next\": [400]}");
+	g = do_set(b, 3);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.http_status, 400);
+	assert_int_equal(g.r.attempts, 1);
+	assert_non_null(strstr(g.r.message, "PUT url: HTTP 400: fake fault 400"));
+
+	/* the API's own refusal */
+	key(b, "body", "{\"replicas\": {{capacity}}}");
+	g = do_set(b, 3);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_non_null(strstr(g.r.message, "expected a count (an integer >= 0) at capacity in the body"));
+
+	/* no JSON message: the start of the reply, printable bytes only */
+	fake_do("/_fake/faults",
+		"{\"next\": [{\"status\": 403, \"body\": \"  quota\\r\\n\\texceeded\\u0001 for pool \"}]}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.http_status, 403);
+	assert_non_null(strstr(g.r.message, "GET get_url: HTTP 403: quota exceeded for pool"));
+	assert_null(strchr(g.r.message, '\n'));
+	backend_free(b);
+}
+
+static void test_500_retried(void **state)
+{
+	struct backend *b = http_new_backend(true, NULL);
+	json_t *all;
+	struct got g;
+	int n;
+
+	(void)state;
+	logbuf[0] = '\0';
+	/* a dropped connection (a fresh one: curl itself resends on a reused one), then a 500 */
+	fake_do("/_fake/faults", "{\"next\": [\"drop\", 500]}");
+	g = do_set(b, 2);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 2);
+	assert_int_equal(g.r.attempts, 3);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	recorded(all, "PUT", &n);
+	assert_int_equal(n, 3);
+	json_decref(all);
+	assert_non_null(strstr(logbuf, "http PUT: HTTP 500, retrying"));
+
+	key(b, "max_attempts", "2");
+	fake_do("/_fake/faults", "{\"next\": [503, 503, 503]}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_RETRYING);
+	assert_int_equal(g.r.attempts, 2);
+	assert_non_null(strstr(g.r.message, "fake fault 503"));
+	backend_free(b);
+}
+
+/* ---- without get_url ---- */
+
+static void test_no_get_url(void **state)
+{
+	static const char *const extra[] = { "initial", "3", NULL };
+	struct backend *b = http_new_backend(false, NULL);
+	json_t *all;
+	struct got g;
+	int n;
+
+	(void)state;
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_false(g.r.have_capacity);
+	assert_int_equal(g.r.attempts, 0);
+	assert_string_equal(g.r.message, "no get_url: the count is unknown until set; give initial");
+	g = do_set(b, 4);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 4);
+	backend_free(b);
+
+	b = http_new_backend(false, extra);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 3);
+	/* a refused set leaves the count known */
+	fake_do("/_fake/faults", "{\"next\": [422]}");
+	g = do_set(b, 8);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	g = do_set(b, 5);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	g = do_get(b);
+	assert_int_equal(g.r.capacity, 5);
+	all = fake_control("GET", "/_fake/requests", NULL);
+	assert_null(recorded(all, "GET", &n));
+	assert_int_equal(n, 0);
+	json_decref(all);
+	backend_free(b);
+}
+
+/* ---- configuration ---- */
+
+static void conf_bad(const char *k, const char *v, const char *message)
+{
+	struct conf_ctx c = { .path = "bad.conf", .line = 17 };
+	struct backend *b;
+
+	assert_int_equal(backend_new("http", "web", "", "blue", &b), 0);
+	logbuf[0] = '\0';
+	assert_int_equal(backend_conf_key(b, &c, k, v), -EINVAL);
+	assert_non_null(strstr(logbuf, "bad.conf:17: "));
+	if (!strstr(logbuf, message))
+		fail_msg("expected '%s' in: %s", message, logbuf);
+	/* a header's value is never repeated */
+	assert_null(strstr(logbuf, "SECRET"));
+	backend_free(b);
+}
+
+static void start_bad(const char *const *keys, const char *message)
+{
+	struct backend *b;
+
+	assert_int_equal(backend_new("http", "web", "", "blue", &b), 0);
+	for (; keys[0]; keys += 2)
+		key(b, keys[0], keys[1]);
+	logbuf[0] = '\0';
+	assert_true(backend_start(b, event) < 0);
+	if (!strstr(logbuf, message))
+		fail_msg("expected '%s' in: %s", message, logbuf);
+	backend_free(b);
+}
+
+static void test_conf(void **state)
+{
+	static const char *const no_url[] = { "method", "PATCH", NULL };
+	static const char *const no_pointer[] = { "url", "http://127.0.0.1:1/", "get_url", "http://127.0.0.1:1/",
+						  NULL };
+	static const char *const two_auth[] = { "url", "http://127.0.0.1:1/", "token_file", token_path,
+						"header", "authorization: Basic SECRET", NULL };
+	static const char *const no_token[] = { "url", "http://127.0.0.1:1/", "token_file", "/nonexistent/tok",
+						NULL };
+	struct backend *b;
+
+	(void)state;
+	assert_int_equal(backend_new("http", "web", "", "blue", &b), 0);
+	assert_int_equal(backend_conf_key(b, &(struct conf_ctx){ .path = "x", .line = 1 }, "colour", "blue"),
+			 -ENOENT);
+	backend_free(b);
+
+	conf_bad("header", "X-Api-Key " API_KEY, "header: expected 'Name: value'");
+	conf_bad("header", "X Api Key: " API_KEY, "header: expected 'Name: value'");
+	conf_bad("header", "X-Api-Key: " API_KEY "\r\nX-Injected: 1", "header: expected 'Name: value'");
+	conf_bad("header", "X-Api-Key: " API_KEY "\nX", "no line break");
+	conf_bad("header", ": " API_KEY, "header: expected 'Name: value'");
+	conf_bad("header", "X-Api-Key:   ", "header X-Api-Key: the value is empty");
+	conf_bad("header", "content-length: 5", "header Content-Length: set by HTTP itself");
+	conf_bad("header", "Content-Type: text/plain", "give it as content_type");
+	conf_bad("body", "{\"n\": {{capacity}}, \"x\": {{replicas}}}", "unknown placeholder {{replicas}}");
+	conf_bad("body", "{\"n\": {{capacity}", "'{{' at column 7 opens no placeholder");
+	conf_bad("get_pointer", "status/replicas", "get_pointer: expected a JSON pointer");
+	conf_bad("get_pointer", "/status/a~2b", "get_pointer: expected a JSON pointer");
+	conf_bad("get_pointer", "/status/a~", "get_pointer: expected a JSON pointer");
+	conf_bad("url", "ftp://127.0.0.1/", "url: expected an http:// or https:// URL");
+	conf_bad("get_url", "http://127.0.0.1/a b", "spaces and control characters");
+	conf_bad("method", "DELETE", "method: expected PUT, POST or PATCH");
+	conf_bad("initial", "10001", "initial");
+	conf_bad("content_type", "text/plain\x01", "content_type");
+	conf_bad("max_attempts", "0", "max_attempts");
+
+	start_bad(no_url, "backend http needs url");
+	start_bad(no_pointer, "get_url needs get_pointer");
+	start_bad(two_auth, "a bearer token and an Authorization header");
+	start_bad(no_token, "token_file /nonexistent/tok");
+	assert_null(strstr(logbuf, "SECRET"));
+}
+
+/* last: nothing logged since the configuration test carries a header's value or the token */
+static void test_no_secret_logged(void **state)
+{
+	(void)state;
+	assert_null(strstr(logbuf, "SECRET"));
+	assert_null(strstr(logbuf, "Bearer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_template_and_headers, test_setup),
+		cmocka_unit_test_setup(test_default_body_and_token, test_setup),
+		cmocka_unit_test_setup(test_set_reply_count, test_setup),
+		cmocka_unit_test_setup(test_get_pointer, test_setup),
+		cmocka_unit_test_setup(test_get_pointer_missing, test_setup),
+		cmocka_unit_test_setup(test_400_fails_at_once, test_setup),
+		cmocka_unit_test_setup(test_500_retried, test_setup),
+		cmocka_unit_test_setup(test_no_get_url, test_setup),
+		cmocka_unit_test_setup(test_conf, test_setup),
+		cmocka_unit_test(test_no_secret_logged),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,549 @@
+/* test_backend_token: token_command for azureml against tests/servers/fake_arm.py */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "backend.h"
+#include "testutil.h"
+#include "timeutil.h"
+
+#include "fake_arm.h"
+
+#define TOKEN1 "tok-SECRET-first-0123456789"
+#define TOKEN2 "tok-SECRET-second-rotated-abcdef"
+
+static sd_event *event;
+static char dir[] = "/tmp/test_backend_token.XXXXXX";
+static char script[256];
+static unsigned conf_line;
+
+/* ---- the fake server ---- */
+
+static size_t collect(char *data, size_t size, size_t n, void *user)
+{
+	char *buf = user;
+	size_t have = strlen(buf), len = size * n;
+
+	if (have + len < 65536) {
+		memcpy(buf + have, data, len);
+		buf[have + len] = '\0';
+	}
+	return len;
+}
+
+/* one call to the fake's control API (blocking; test side only) */
+static json_t *fake_control(const char *method, const char *path, const char *body)
+{
+	static char reply[65536];
+	char url[256];
+	CURL *c = curl_easy_init();
+	long status = 0;
+
+	reply[0] = '\0';
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fake_port, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 200);
+	curl_easy_cleanup(c);
+	return json_loads(reply, 0, NULL);
+}
+
+static void fake_do(const char *path, const char *body)
+{
+	json_decref(fake_control("POST", path, body));
+}
+
+/* The Authorization header of every request the fake saw, and how many there were. */
+static size_t fake_auths(char auths[][128], size_t max)
+{
+	json_t *all = fake_control("GET", "/_fake/requests", NULL), *v;
+	size_t i, n = 0;
+
+	json_array_foreach(all, i, v)
+		if (n < max)
+			snprintf(auths[n++], 128, "%s", json_string_value(json_object_get(v, "auth")));
+	json_decref(all);
+	return n;
+}
+
+/* ---- the token command ---- */
+
+static void write_script(const char *body)
+{
+	FILE *f = fopen(script, "w");
+
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\necho run >> %s/runs\n%s", dir, body);
+	fclose(f);
+	assert_int_equal(chmod(script, 0755), 0);
+}
+
+static void reset_runs(void)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/runs", dir);
+	unlink(path);
+}
+
+/* Empties the log, which must hold no token so far. */
+static void clear_log(void)
+{
+	assert_null(strstr(logbuf, "tok-SECRET"));
+	assert_null(strstr(logbuf, "Bearer"));
+	logbuf[0] = '\0';
+}
+
+/* times the token command ran since the test began */
+static int runs(void)
+{
+	char path[300], line[16];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/runs", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int group_setup(void **state)
+{
+	sigset_t mask;
+
+	(void)state;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(script, sizeof(script), "%s/get-token", dir);
+	if (fake_spawn(TOKEN1, "90") < 0 || sd_event_new(&event) < 0)
+		return -1;
+	testutil_log_catch();
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	log_set_sink(NULL, NULL);
+	sd_event_unref(event);
+	fake_stop();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	reset_runs();
+	fake_do("/_fake/reset", "{}");
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	fake_do("/_fake/capacity", "{\"capacity\":3}");
+	conf_line = 20;
+	return 0;
+}
+
+/* ---- backends and results ---- */
+
+struct got {
+	bool done;
+	struct backend_result r;
+};
+
+static void on_done(struct backend *b, const struct backend_result *r, void *user)
+{
+	struct got *g = user;
+
+	(void)b;
+	g->done = true;
+	g->r = *r;
+	/* no message ever carries a token */
+	assert_null(strstr(r->message, "tok-SECRET"));
+}
+
+static void run_until(struct got *g, int64_t limit_ns)
+{
+	int64_t end = time_mono_ns() + limit_ns;
+
+	while (!g->done && time_mono_ns() < end)
+		assert_true(sd_event_run(event, 100000) >= 0);
+	assert_true(g->done);
+}
+
+static int key_r(struct backend *b, const char *k, const char *v)
+{
+	struct conf_ctx c = { .path = "test.conf", .line = ++conf_line };
+
+	return backend_conf_key(b, &c, k, v);
+}
+
+static void key(struct backend *b, const char *k, const char *v)
+{
+	assert_int_equal(key_r(b, k, v), 0);
+}
+
+static struct backend *azureml_conf(void)
+{
+	struct backend *b;
+	char arm[64];
+
+	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
+	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", fake_port);
+	key(b, "subscription", "0000-sub");
+	key(b, "resource_group", "rg1");
+	key(b, "workspace", "ws1");
+	key(b, "arm", arm);
+	key(b, "retry_delay", "50ms");
+	key(b, "request_timeout", "5s");
+	key(b, "operation_timeout", "20s");
+	return b;
+}
+
+/* azureml with token_command = the script, and more keys (NULL-terminated pairs) */
+static struct backend *azureml_new(const char *k, const char *v)
+{
+	struct backend *b = azureml_conf();
+
+	key(b, "token_command", script);
+	if (k)
+		key(b, k, v);
+	assert_int_equal(backend_start(b, event), 0);
+	return b;
+}
+
+static struct got do_get(struct backend *b)
+{
+	struct got g = { 0 };
+
+	assert_int_equal(backend_get(b, on_done, &g), 0);
+	assert_false(g.done);
+	run_until(&g, 20 * NSEC_PER_SEC);
+	return g;
+}
+
+/* ---- the tests ---- */
+
+static void test_bare_token(void **state)
+{
+	struct backend *b;
+	char auths[8][128];
+	struct got g;
+
+	(void)state;
+	write_script("echo '  " TOKEN1 "  '\necho\n");
+	b = azureml_new(NULL, NULL);
+	/* start checks the program, but does not run it */
+	assert_int_equal(runs(), 0);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.capacity, 3);
+	assert_int_equal(g.r.attempts, 1);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	/* cached: run once for both requests */
+	assert_int_equal(runs(), 1);
+	assert_int_equal(fake_auths(auths, 8), 2);
+	assert_string_equal(auths[0], "Bearer " TOKEN1);
+	assert_string_equal(auths[1], "Bearer " TOKEN1);
+	backend_free(b);
+}
+
+static void test_json_forms(void **state)
+{
+	struct backend *b;
+	char body[1024], auths[8][128];
+	struct got g;
+
+	(void)state;
+	/* az account get-access-token */
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	snprintf(body, sizeof(body),
+		 "cat <<EOF\n{\n  \"accessToken\": \"" TOKEN2 "\",\n  \"expiresOn\": \"2099-01-01 00:00:00.000000\",\n"
+		 "  \"expires_on\": %lld,\n  \"subscription\": \"0000-sub\",\n  \"tenant\": \"t\",\n"
+		 "  \"tokenType\": \"Bearer\"\n}\nEOF\n", (long long)time(NULL) + 3600);
+	write_script(body);
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(runs(), 1);
+	assert_int_equal(fake_auths(auths, 8), 2);
+	assert_string_equal(auths[1], "Bearer " TOKEN2);
+	backend_free(b);
+
+	/* OAuth's token endpoint */
+	reset_runs();
+	fake_do("/_fake/reset", "{}");
+	write_script("echo '{\"access_token\":\"" TOKEN1 "\",\"token_type\":\"Bearer\",\"expires_in\":3599}'\n");
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(fake_auths(auths, 8), 1);
+	assert_string_equal(auths[0], "Bearer " TOKEN1);
+	backend_free(b);
+}
+
+static void test_refresh_near_expiry(void **state)
+{
+	struct backend *b;
+	struct got g;
+
+	(void)state;
+	/* expires in 200 s: inside the 5 minutes before expiry, so every request runs the command */
+	write_script("echo '{\"access_token\":\"" TOKEN1 "\",\"expires_in\":200}'\n");
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(runs(), 2);
+	backend_free(b);
+}
+
+static void test_refresh_when_old(void **state)
+{
+	struct backend *b;
+	struct got g;
+	int64_t end;
+
+	(void)state;
+	write_script("echo " TOKEN1 "\n");
+	b = azureml_new("token_refresh", "1s");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(runs(), 1);
+	/* older than token_refresh: run again before the next request */
+	end = time_mono_ns() + 1200 * NSEC_PER_MSEC;
+	while (time_mono_ns() < end)
+		assert_true(sd_event_run(event, 50000) >= 0);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(runs(), 2);
+	backend_free(b);
+}
+
+static void test_refresh_after_401(void **state)
+{
+	struct backend *b;
+	char body[512], current[300], auths[8][128];
+	struct got g;
+	FILE *f;
+
+	(void)state;
+	snprintf(current, sizeof(current), "%s/current", dir);
+	f = fopen(current, "w");
+	assert_non_null(f);
+	fputs(TOKEN1 "\n", f);
+	fclose(f);
+	snprintf(body, sizeof(body), "cat %s\n", current);
+	write_script(body);
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	/* the token is revoked and a new one issued */
+	f = fopen(current, "w");
+	assert_non_null(f);
+	fputs(TOKEN2 "\n", f);
+	fclose(f);
+	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	clear_log();
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(g.r.attempts, 2);
+	assert_int_equal(runs(), 2);
+	assert_int_equal(fake_auths(auths, 8), 3);
+	assert_string_equal(auths[1], "Bearer " TOKEN1);
+	assert_string_equal(auths[2], "Bearer " TOKEN2);
+	assert_non_null(strstr(logbuf, "HTTP 401, running token_command again"));
+
+	/* a token the server still refuses: refreshed once, then the 401 stands */
+	fake_do("/_fake/token", "{\"token\":\"something-else\"}");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_FAILED);
+	assert_int_equal(g.r.http_status, 401);
+	assert_int_equal(g.r.attempts, 2);
+	assert_int_equal(runs(), 3);
+	backend_free(b);
+}
+
+static void expect_failure(const char *body, const char *msg)
+{
+	struct backend *b;
+	char auths[8][128];
+	struct got g;
+
+	fake_do("/_fake/reset", "{}");
+	write_script(body);
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_RETRYING);
+	assert_int_equal(g.r.attempts, 0);
+	if (!strstr(g.r.message, msg))
+		print_error("message: %s\n", g.r.message);
+	assert_non_null(strstr(g.r.message, "token_command: "));
+	assert_non_null(strstr(g.r.message, msg));
+	/* nothing was sent without a token */
+	assert_int_equal(fake_auths(auths, 8), 0);
+	backend_free(b);
+}
+
+static void test_failing_command(void **state)
+{
+	(void)state;
+	expect_failure("echo 'ERROR: Please run az login to setup account.' >&2; exit 1\n",
+		       "get-token exited with 1: ERROR: Please run az login to setup account.");
+	expect_failure("exit 0\n", "get-token printed nothing");
+	expect_failure("echo 'tok-SECRET-a tok-SECRET-b'\n", "get-token printed blanks or control characters");
+	expect_failure("echo '{\"token\": \"tok-SECRET-x\"}'\n", "printed JSON without accessToken or access_token");
+	expect_failure("echo '{\"accessToken\": \"tok-SECRET-x\"'\n", "printed invalid JSON");
+	expect_failure("echo '{\"accessToken\": \"tok-SECRET x\"}'\n", "printed blanks or control characters");
+	expect_failure("kill -TERM $$\n", "get-token killed by signal 15");
+}
+
+static void test_failing_then_working(void **state)
+{
+	struct backend *b;
+	struct got g;
+
+	(void)state;
+	write_script("exit 3\n");
+	b = azureml_new(NULL, NULL);
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_RETRYING);
+	/* the next operation runs it again */
+	write_script("echo " TOKEN1 "\n");
+	g = do_get(b);
+	assert_int_equal(g.r.status, BACKEND_OK);
+	assert_int_equal(runs(), 2);
+	backend_free(b);
+}
+
+static void test_free_while_refreshing(void **state)
+{
+	struct backend *b;
+	struct got g = { 0 };
+	int64_t end;
+
+	(void)state;
+	write_script("sleep 100\n");
+	b = azureml_new(NULL, NULL);
+	assert_int_equal(backend_get(b, on_done, &g), 0);
+	end = time_mono_ns() + 10 * NSEC_PER_SEC;
+	while (runs() == 0 && time_mono_ns() < end)
+		assert_true(sd_event_run(event, 20000) >= 0);
+	assert_int_equal(runs(), 1);
+	backend_free(b);
+	end = time_mono_ns() + 200 * NSEC_PER_MSEC;
+	while (time_mono_ns() < end)
+		assert_true(sd_event_run(event, 20000) >= 0);
+	assert_false(g.done);
+}
+
+static void test_conf(void **state)
+{
+	struct backend *b;
+	char path[300];
+
+	(void)state;
+	write_script("echo " TOKEN1 "\n");
+	snprintf(path, sizeof(path), "%s/token", dir);
+	/* both: refused where the second one is */
+	b = azureml_conf();
+	key(b, "token_file", path);
+	clear_log();
+	assert_int_equal(key_r(b, "token_command", script), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:29: token_command: token_file is set too"));
+	backend_free(b);
+	conf_line = 20;
+	b = azureml_conf();
+	key(b, "token_command", script);
+	assert_int_equal(key_r(b, "token_file", path), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:29: token_file: token_command is set too"));
+	backend_free(b);
+
+	/* neither */
+	conf_line = 20;
+	b = azureml_conf();
+	clear_log();
+	assert_int_equal(backend_start(b, event), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:21: autoscale web: backend azureml needs token_file or token_command"));
+	backend_free(b);
+
+	/* bad command lines */
+	conf_line = 20;
+	b = azureml_conf();
+	clear_log();
+	assert_int_equal(key_r(b, "token_command", "az account get-access-token --query 'accessToken"), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:28: token_command: a quote is not closed"));
+	assert_int_equal(key_r(b, "token_command", "./get-token"), -EINVAL);
+	assert_int_equal(key_r(b, "token_refresh", "0s"), -EINVAL);
+	assert_non_null(strstr(logbuf, "test.conf:30: token_refresh: expected a duration"));
+	key(b, "token_command", "no-such-token-tool-ascale --json");
+	clear_log();
+	assert_true(backend_start(b, event) < 0);
+	assert_non_null(strstr(logbuf, "token_command: no-such-token-tool-ascale: No such file or directory"));
+	backend_free(b);
+
+	/* kubernetes keeps token_file only */
+	assert_int_equal(backend_new("kubernetes", "web", "", "web-app", &b), 0);
+	assert_int_equal(key_r(b, "token_command", script), -ENOENT);
+	backend_free(b);
+}
+
+/* last: nothing logged in the whole run carries a token */
+static void test_no_secret_logged(void **state)
+{
+	(void)state;
+	assert_null(strstr(logbuf, "tok-SECRET"));
+	assert_null(strstr(logbuf, "Bearer"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_bare_token, test_setup),
+		cmocka_unit_test_setup(test_json_forms, test_setup),
+		cmocka_unit_test_setup(test_refresh_near_expiry, test_setup),
+		cmocka_unit_test_setup(test_refresh_when_old, test_setup),
+		cmocka_unit_test_setup(test_refresh_after_401, test_setup),
+		cmocka_unit_test_setup(test_failing_command, test_setup),
+		cmocka_unit_test_setup(test_failing_then_working, test_setup),
+		cmocka_unit_test_setup(test_free_while_refreshing, test_setup),
+		cmocka_unit_test_setup(test_conf, test_setup),
+		cmocka_unit_test(test_no_secret_logged),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
