@@ -21,6 +21,29 @@ void coord_conf_defaults(struct coord_conf *c)
 	c->max_instances = 20000;
 	c->max_metrics = 64;
 	c->reconcile_ns = 60 * NSEC_PER_SEC;
+	c->history_max_bytes = 10 << 20;
+	c->history_keep = 5;
+	notify_policy_defaults(&c->notify_policy);
+}
+
+/* A size in bytes, with an optional K, M or G (powers of 1024). */
+static int coord_conf_size(struct conf_ctx *ctx, const char *key, const char *value, uint64_t min,
+			   uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (end != value && *end && !end[1])
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 64;
+	if (errno || end == value || value[0] == '-' || (*end && (end[1] || shift == 64)) ||
+	    v > (max >> shift) || v << shift < min)
+		return conf_error(ctx, "%s: expected a size from %llu to %llu bytes (K, M, G allowed), not '%s'",
+				  key, (unsigned long long)min, (unsigned long long)max, value);
+	*out = v << shift;
+	return 0;
 }
 
 static int coord_conf_listen(struct conf_ctx *ctx, struct coord_conf *c, const char *value)
@@ -113,6 +136,12 @@ static int coord_conf_key(struct conf_ctx *ctx, const char *setting, const char 
 		return conf_uint(ctx, key, value, 1, 1000000, &c->max_instances);
 	if (strcmp(key, "max_metrics") == 0)
 		return conf_uint(ctx, key, value, 1, 4096, &c->max_metrics);
+	if (strcmp(key, "history_max_size") == 0)
+		return coord_conf_size(ctx, key, value, 4096, 1ULL << 40, &c->history_max_bytes);
+	if (strcmp(key, "history_keep") == 0)
+		return conf_uint(ctx, key, value, 1, 100, &c->history_keep);
+	if (strncmp(key, "notify_", 7) == 0)
+		return notify_policy_key(&c->notify_policy, ctx, key, value);
 	if (strcmp(key, "reconcile_every") == 0)
 		return conf_duration(ctx, key, value, NSEC_PER_SEC, NSEC_PER_SEC, 24 * 3600 * NSEC_PER_SEC,
 				     &c->reconcile_ns);
@@ -123,10 +152,47 @@ static void coord_conf_backends_free(struct coord_conf *c)
 {
 	size_t i;
 
+	size_t k;
+
 	for (i = 0; c->backends && c->engine && i < c->engine->nsettings; i++)
 		backend_free(c->backends[i]);
 	free(c->backends);
 	c->backends = NULL;
+	for (i = 0; c->notify && c->engine && i < c->engine->nsettings; i++) {
+		for (k = 0; k < c->notify[i].n; k++)
+			free(c->notify[i].urls[k]);
+		free(c->notify[i].urls);
+	}
+	free(c->notify);
+	c->notify = NULL;
+}
+
+/* notify = URL, or notify_file = PATH holding one (kept out of a readable configuration). */
+static int coord_conf_notify(struct coord_conf *c, size_t i, struct conf_ctx *ctx, const char *key,
+			     const char *value)
+{
+	struct coord_notify *n = &c->notify[i];
+	char url[NOTIFY_URL_MAX], why[256];
+	char **urls;
+
+	if (strcmp(key, "notify_file") == 0) {
+		if (notify_url_read(value, url, sizeof(url), why, sizeof(why)) < 0)
+			return conf_error(ctx, "notify_file: %s: %s", value, why);
+	} else if (!notify_url_ok(value, why, sizeof(why))) {
+		return conf_error(ctx, "notify: expected an http:// or https:// URL: %s", why);
+	} else {
+		snprintf(url, sizeof(url), "%s", value);
+	}
+	urls = realloc(n->urls, (n->n + 1) * sizeof(*urls));
+	if (!urls)
+		return conf_error(ctx, "out of memory");
+	n->urls = urls;
+	n->urls[n->n] = strdup(url);
+	explicit_bzero(url, sizeof(url));
+	if (!n->urls[n->n])
+		return conf_error(ctx, "out of memory");
+	n->n++;
+	return 0;
 }
 
 /* The backend of setting i, with its kept keys; errors are FILE:LINE (counted in ctx). */
@@ -143,8 +209,7 @@ static void coord_conf_backend(struct coord_conf *c, const char *path, size_t i,
 	ctx->line = s->line;
 	r = backend_new(s->backend, s->name, s->endpoint, s->deployment, &b);
 	if (r == -ENOENT) {
-		conf_error(ctx, "[autoscale %s]: backend %s is not implemented yet (azureml, kubernetes and sim are)",
-			   s->name, s->backend);
+		conf_error(ctx, "[autoscale %s]: unknown backend %s", s->name, s->backend);
 		return;
 	}
 	if (r < 0) {
@@ -159,15 +224,19 @@ static void coord_conf_backend(struct coord_conf *c, const char *path, size_t i,
 			continue;
 		ctx->path = kk->path;
 		ctx->line = kk->line;
-		if (strcmp(s->backend, "sim") == 0 && strcmp(kk->key, "initial") == 0)
+		if (strcmp(kk->key, "notify") == 0 || strcmp(kk->key, "notify_file") == 0) {
+			coord_conf_notify(c, i, ctx, kk->key, kk->value);
+			continue;
+		}
+		if (strcmp(kk->key, "initial") == 0)
 			initial = true;
 		r = backend_conf_key(b, ctx, kk->key, kk->value);
 		if (r == -ENOENT)
 			conf_error(ctx, "unknown key '%s' in [autoscale %s] for backend %s", kk->key,
 				   s->name, s->backend);
 	}
-	/* the sim endpoint starts at the default count unless told otherwise */
-	if (strcmp(s->backend, "sim") == 0 && !initial) {
+	/* the sim endpoint, and an http one that cannot read it, start at the default count */
+	if ((strcmp(s->backend, "sim") == 0 || strcmp(s->backend, "http") == 0) && !initial) {
 		snprintf(count, sizeof(count), "%u", setting_default_profile(s)->count);
 		ctx->path = path;
 		ctx->line = s->line;
@@ -181,7 +250,8 @@ static int coord_conf_backends(struct coord_conf *c, const char *path)
 	size_t i;
 
 	c->backends = calloc(c->engine->nsettings ? c->engine->nsettings : 1, sizeof(*c->backends));
-	if (!c->backends) {
+	c->notify = calloc(c->engine->nsettings ? c->engine->nsettings : 1, sizeof(*c->notify));
+	if (!c->backends || !c->notify) {
 		log_err("%s: out of memory", path);
 		return -ENOMEM;
 	}
@@ -199,6 +269,7 @@ int coord_conf_load(const char *path, struct coord_conf *c)
 	tmp.keys = NULL;
 	tmp.nkeys = 0;
 	tmp.backends = NULL;
+	tmp.notify = NULL;
 	r = setting_conf_load(path, coord_conf_key, &tmp, &tmp.engine);
 	if (r < 0) {
 		coord_conf_keys_free(&tmp);

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "notify.h"
 #include "setting.h"
 
 #define COORD_CONF_PATH		"/etc/ascale/ascoord.conf"
@@ -12,6 +13,12 @@
 
 struct conf_ctx;
 struct backend;
+
+/* A setting's webhooks (notify = URL, several allowed). */
+struct coord_notify {
+	char **urls;
+	size_t n;
+};
 
 /* An [autoscale NAME] key the engine does not know: kept for the setting's backend. */
 struct coord_backend_key {
@@ -32,6 +39,10 @@ struct coord_conf {
 	uint64_t max_instances;
 	uint64_t max_metrics;
 	int64_t reconcile_ns;			/* read each backend's count this often */
+	uint64_t history_max_bytes;		/* history.jsonl is rotated past it */
+	uint64_t history_keep;			/* rotated files kept */
+	struct notify_policy notify_policy;
+	struct coord_notify *notify;		/* one a setting */
 	struct engine_conf *engine;
 	struct backend **backends;		/* one a setting, configured, not started */
 	/* loader: the kept backend keys */

@@ -21,6 +21,7 @@ settle = 0
 reconcile_every = 2s
 control_socket = {sock}
 control_group = nogroup
+state_dir = {state}
 
 [autoscale web]
 deployment = blue
@@ -43,9 +44,9 @@ count = 3
 
 
 class FakeArm:
-    def __init__(self, capacity=1):
+    def __init__(self, capacity=1, lifetime=90):
         self.proc = subprocess.Popen([sys.executable, FAKE_ARM, "--token", TOKEN, "--capacity",
-                                      str(capacity), "--lifetime", "60"],
+                                      str(capacity), "--lifetime", str(lifetime)],
                                      stdout=subprocess.PIPE, text=True)
         self.port = int(self.proc.stdout.readline())
         self.base = "http://127.0.0.1:%d" % self.port
@@ -66,7 +67,7 @@ class FakeArm:
 
 
 class Coordinator:
-    def __init__(self, tmp, port, token, config=None):
+    def __init__(self, tmp, port, token, config=None, args=()):
         self.sock = os.path.join(tmp, "ascoord.sock")
         self.conf = os.path.join(tmp, "ascoord.conf")
         token_file = os.path.join(tmp, "arm.token")
@@ -74,10 +75,10 @@ class Coordinator:
             f.write(token + "\n")
         with open(self.conf, "w") as f:
             f.write(config(self.sock) if config else
-                    CONFIG.format(sock=self.sock, port=port, token_file=token_file))
+                    CONFIG.format(sock=self.sock, port=port, token_file=token_file, state=tmp))
         self.logpath = os.path.join(tmp, "ascoord.log")
         with open(self.logpath, "w") as log:
-            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
+            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf, *args], stdout=log,
                                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not os.path.exists(self.sock):
@@ -186,7 +187,7 @@ class SimBackend(unittest.TestCase):
         """A slow set: the count stays until it completes; status shows the operation."""
         with TempDir() as tmp:
             def config(sock):
-                text = CONFIG.format(sock=sock, port=1, token_file="-")
+                text = CONFIG.format(sock=sock, port=1, token_file="-", state=tmp)
                 head, _, tail = text.partition("[autoscale web]")
                 return (head + "[autoscale web]\ndeployment = blue\nbackend = sim\ninitial = 1\n"
                         "delay = 3s\n\n[profile web default]" + tail.partition("[profile web default]")[2])
@@ -201,7 +202,8 @@ class SimBackend(unittest.TestCase):
                 self.assertEqual(c.status()["count"], 1)
                 st = c.wait(lambda s: s["count"] == 3, 5, "count 3")
                 self.assertEqual(st["backend"]["type"], "sim")
-                self.assertEqual(st["last_action"]["after"], 3)
+                self.assertEqual(st["last_action"]["to"], 3)
+                self.assertEqual(st["last_action"]["outcome"], "succeeded")
                 out = c.output()
                 self.assertEqual(out.count("waiting for the operation in flight"), 1, out)
             finally:
@@ -214,7 +216,7 @@ class BackendConfig(unittest.TestCase):
         token_file = os.path.join(tmp, "arm.token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
-        text = CONFIG.format(sock=os.path.join(tmp, "s"), port=1, token_file=token_file)
+        text = CONFIG.format(sock=os.path.join(tmp, "s"), port=1, token_file=token_file, state=tmp)
         text = text.replace("backend = azureml", "backend = " + backend)
         if drop:
             text = "".join(l for l in text.splitlines(True) if not l.startswith(drop + " ="))
@@ -257,14 +259,6 @@ class BackendConfig(unittest.TestCase):
             conf, p = self.check(tmp, "[autoscale web]\nmax_attempts = 0\n")
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("%s:%d: " % (conf, CONFIG.count("\n") + 2), p.stdout)
-
-    def test_not_implemented(self):
-        for backend in ("http", "exec"):
-            with TempDir() as tmp:
-                conf, p = self.check(tmp, "", backend=backend)
-                self.assertEqual(p.returncode, 2, p.stdout)
-                self.assertIn("%s:" % conf, p.stdout)
-                self.assertIn("backend %s is not implemented" % backend, p.stdout)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ evaluate_every = 1s
 settle = 0
 control_socket = {sock}
 control_group = {group}
+state_dir = {state}
 
 [autoscale web]
 deployment = blue
@@ -45,7 +46,7 @@ class Coordinator:
         self.sock = os.path.join(tmp, "ascoord.sock")
         self.conf = os.path.join(tmp, "ascoord.conf")
         with open(self.conf, "w") as f:
-            f.write(CONFIG.format(sock=self.sock, group=group) + extra)
+            f.write(CONFIG.format(sock=self.sock, group=group, state=tmp) + extra)
         self.logpath = os.path.join(tmp, "ascoord.log")
         with open(self.logpath, "w") as log:
             self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
@@ -206,7 +207,7 @@ class CoordinatorControl(unittest.TestCase):
             sock.settimeout(10)
             conf = os.path.join(tmp, "c.conf")
             with open(conf, "w") as f:
-                f.write(CONFIG.format(sock=os.path.join(tmp, "c.sock"), group=""))
+                f.write(CONFIG.format(sock=os.path.join(tmp, "c.sock"), group="", state=tmp))
             proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=subprocess.DEVNULL,
                                     env=dict(os.environ, NOTIFY_SOCKET=path))
             try:

@@ -20,6 +20,7 @@ settle = 2s
 startup_grace = 0
 control_socket = {sock}
 control_group = nogroup
+state_dir = {state}
 listen = 127.0.0.1:{port}
 key_file = {keys}
 max_instances = {max_instances}
@@ -70,7 +71,7 @@ class Daemon:
         self.conf = os.path.join(tmp, "ascoord.conf")
         with open(self.conf, "w") as f:
             f.write(CONFIG.format(sock=self.sock, port=self.port, keys=self.keys,
-                                  max_instances=max_instances))
+                                  max_instances=max_instances, state=tmp))
         self.logpath = os.path.join(tmp, "ascoord.log")
         with open(self.logpath, "w") as log:
             self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
@@ -283,7 +284,7 @@ class TestIngest(unittest.TestCase):
         conf = os.path.join(self.tmp, "c.conf")
         with open(conf, "w") as f:
             f.write(CONFIG.format(sock=os.path.join(self.tmp, "s.sock"), port=free_port(),
-                                  keys=keys, max_instances=10))
+                                  keys=keys, max_instances=10, state=self.tmp))
         p = subprocess.run([ASCOORD, "-f", "-c", conf], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=10)
         self.assertEqual(p.returncode, 1, p.stderr)

@@ -4,10 +4,13 @@
 Prints its port on stdout, records every request, and takes orders under /_fake/:
   GET  /_fake/requests           every API request so far: [{"method","path","body","auth","ctype"}]
   POST /_fake/reset              forgets requests and faults
-  POST /_fake/faults             {"next": [500, {"status": 429, "retry_after": 1}, "slow:2", "drop"]}
+  POST /_fake/faults             {"next": [500, {"status": 429, "retry_after": 1}, "slow:2", "drop",
+                                  {"status": 403, "reason": "Forbidden", "message": "..."}]}
   POST /_fake/capacity           {"capacity": N}: changes every deployment behind the client's back
   POST /_fake/token              {"token": "..."}: the bearer token expected from now on
-  POST /_fake/config             {"patch_status": 200|201|202, "polls": N, "final": "Succeeded"|"Failed"|"Canceled"}
+  POST /_fake/config             {"patch_status": 200|201|202, "polls": N, "final": "Succeeded"|"Failed"|"Canceled",
+                                  "op_seconds": S}  (S > 0: an operation also ends by itself S seconds after it
+                                  began, polled or not, as Azure's do)
 Stops by itself after --lifetime seconds.
 """
 import argparse
@@ -43,6 +46,21 @@ class State:
         self.patch_status = 202
         self.polls = 1
         self.final = "Succeeded"
+        self.op_seconds = 0.0
+
+    def finish(self, op):
+        """Ends an operation (under the lock)."""
+        if op["final"] == "Succeeded":
+            self.capacity[op["path"]] = op["capacity"]
+        self.prov[op["path"]] = op["final"]
+        op["done"] = True
+
+    def finish_due(self):
+        """Ends the operations older than op_seconds (under the lock)."""
+        now = time.monotonic()
+        for op in self.ops.values():
+            if not op["done"] and self.op_seconds > 0 and now - op["began"] >= self.op_seconds:
+                self.finish(op)
 
     def get_capacity(self, path):
         return self.capacity.setdefault(path, self.default_capacity)
@@ -69,9 +87,9 @@ class Handler(BaseHTTPRequestHandler):
     def azure_error(self, status, code, message, headers=None):
         self.reply(status, {"error": {"code": code, "message": message}}, headers)
 
-    def k8s_error(self, status, reason, message):
+    def k8s_error(self, status, reason, message, headers=None):
         self.reply(status, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
-                            "message": message, "reason": reason, "code": status})
+                            "message": message, "reason": reason, "code": status}, headers)
 
     def read_body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -105,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.requests.append({"method": method, "path": self.path, "body": body,
                                 "auth": self.headers.get("Authorization", ""),
-                                "ctype": self.headers.get("Content-Type", "")})
+                                "ctype": self.headers.get("Content-Type", ""), "time": time.time()})
+            st.finish_due()
             fault = st.faults.pop(0) if st.faults else None
         if fault is not None and self.fault(fault, url):
             return
@@ -126,10 +145,11 @@ class Handler(BaseHTTPRequestHandler):
         headers = {}
         if "retry_after" in f:
             headers["Retry-After"] = str(f["retry_after"])
+        message = f.get("message", "fake fault %d" % status)
         if url.path.startswith("/apis/"):
-            self.k8s_error(status, "InternalError", "fake fault %d" % status)
+            self.k8s_error(status, f.get("reason", "InternalError"), message, headers)
         else:
-            self.azure_error(status, "FakeFault", "fake fault %d" % status, headers)
+            self.azure_error(status, f.get("reason", "FakeFault"), message, headers)
         return True
 
     # ---- control API ----
@@ -148,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults.clear()
                 st.capacity.clear()
                 st.prov.clear()
-                st.patch_status, st.polls, st.final = 202, 1, "Succeeded"
+                st.patch_status, st.polls, st.final, st.op_seconds = 202, 1, "Succeeded", 0.0
                 self.reply(200, {})
             elif path == "/_fake/faults" and method == "POST":
                 st.faults.extend(req.get("next", []))
@@ -165,6 +185,7 @@ class Handler(BaseHTTPRequestHandler):
                 st.patch_status = int(req.get("patch_status", st.patch_status))
                 st.polls = int(req.get("polls", st.polls))
                 st.final = str(req.get("final", st.final))
+                st.op_seconds = float(req.get("op_seconds", st.op_seconds))
                 self.reply(200, {})
             else:
                 self.reply(404, {"error": "no such control"})
@@ -231,7 +252,8 @@ class Handler(BaseHTTPRequestHandler):
                 return
             oid = st.next_op
             st.next_op += 1
-            st.ops[oid] = {"path": path, "capacity": cap, "polls_left": st.polls, "final": st.final}
+            st.ops[oid] = {"path": path, "capacity": cap, "polls_left": st.polls, "final": st.final,
+                           "began": time.monotonic(), "done": False}
             st.prov[path] = "Updating"
             host = self.headers.get("Host", "127.0.0.1")
             op_url = ("http://%s/subscriptions/%s/providers/Microsoft.MachineLearningServices/"
@@ -250,13 +272,15 @@ class Handler(BaseHTTPRequestHandler):
             if op is None:
                 self.azure_error(404, "NotFound", "no such operation")
                 return
-            if op["polls_left"] > 0:
+            if not op["done"] and op["polls_left"] > 0 and st.op_seconds <= 0:
                 op["polls_left"] -= 1
                 self.reply(200, {"status": "InProgress"}, {"Retry-After": "0"})
                 return
-            if op["final"] == "Succeeded":
-                st.capacity[op["path"]] = op["capacity"]
-            st.prov[op["path"]] = op["final"]
+            if not op["done"] and st.op_seconds > 0:
+                self.reply(200, {"status": "InProgress"}, {"Retry-After": "1"})
+                return
+            if not op["done"]:
+                st.finish(op)
             body = {"status": op["final"]}
             if op["final"] != "Succeeded":
                 body["error"] = {"code": "DeploymentFailed", "message": "fake operation " + op["final"]}

@@ -1,0 +1,179 @@
+"""test_notify: the real ascoord sends Azure's autoscale webhook (payload 1.0) to tests/servers/webhook_sink.py."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.request
+
+from ascale_test import TempDir
+from test_backends import ASCOORD, TOKEN, Coordinator, FakeArm
+
+SINK = os.path.join(os.path.dirname(__file__), "..", "servers", "webhook_sink.py")
+SECRET = "sig=Zm9vYmFyLXNlY3JldA"
+
+CONFIG = """\
+[coordinator]
+evaluate_every = 1s
+settle = 0
+reconcile_every = 1s
+control_socket = {sock}
+control_group = nogroup
+state_dir = {state}
+notify_retry_delay = 100ms
+notify_retry_max = 200ms
+notify_attempts = 3
+
+[autoscale web]
+deployment = blue
+endpoint = my-endpoint
+backend = azureml
+arm = http://127.0.0.1:{arm_port}
+subscription = sub-1
+resource_group = rg-1
+workspace = ws-1
+token_file = {token_file}
+poll_interval = 100ms
+retry_delay = 100ms
+{notify}
+
+[profile web default]
+min_count = 3
+max_count = 5
+count = 3
+"""
+
+
+class Sink:
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, SINK, "--lifetime", "60"], stdout=subprocess.PIPE,
+                                     text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def call(self, path, obj=None):
+        data = None if obj is None else json.dumps(obj).encode()
+        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def posts(self):
+        return self.call("/_sink/posts")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+
+
+def stats(sock):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    s.sendall(json.dumps({"v": 1, "command": "stats"}).encode() + b"\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return json.loads(data)
+
+
+class Webhooks(unittest.TestCase):
+    def setUp(self):
+        self.fake = FakeArm(capacity=1)
+        self.addCleanup(self.fake.stop)
+        self.sink = Sink()
+        self.addCleanup(self.sink.stop)
+
+    def start(self, tmp, notify):
+        state = os.path.join(tmp, "state")
+
+        def config(sock):
+            return CONFIG.format(sock=sock, state=state, arm_port=self.fake.port,
+                                 token_file=os.path.join(tmp, "arm.token"), notify=notify)
+
+        c = Coordinator(tmp, self.fake.port, TOKEN, config)
+        self.addCleanup(c.stop)
+        return c, state
+
+    def test_scale_out_is_notified(self):
+        with TempDir() as tmp:
+            hook = "%s/hook/a?%s" % (self.sink.base, SECRET)
+            c, state = self.start(tmp, "notify = %s\nnotify = %s/hook/b" % (hook, self.sink.base))
+            c.wait(lambda s: s["count"] == 3, 15, "the clamp to 3")
+            deadline = time.monotonic() + 10
+            while len(self.sink.posts()) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            posts = self.sink.posts()
+            self.assertEqual(sorted(p["path"] for p in posts), ["/hook/a?" + SECRET, "/hook/b"])
+            body = posts[0]["json"]
+            self.assertEqual(posts[0]["headers"].get("Content-Type"), "application/json")
+            self.assertEqual(body["version"], "1.0")
+            self.assertEqual(body["status"], "Activated")
+            self.assertEqual(body["operation"], "Scale Out")
+            ctx = body["context"]
+            self.assertEqual((ctx["oldCapacity"], ctx["newCapacity"]), ("1", "3"))
+            self.assertEqual(ctx["name"], "web")
+            self.assertEqual(ctx["resourceName"], "blue")
+            self.assertEqual(ctx["subscriptionId"], "sub-1")
+            self.assertEqual(ctx["resourceGroupName"], "rg-1")
+            self.assertEqual(ctx["resourceId"], "/subscriptions/sub-1/resourceGroups/rg-1/providers/"
+                             "Microsoft.MachineLearningServices/workspaces/ws-1/onlineEndpoints/"
+                             "my-endpoint/deployments/blue")
+            # properties: the action's history record, with its correlation id and outcome
+            with open(os.path.join(state, "history.jsonl")) as f:
+                recs = [json.loads(l) for l in f if '"event":"scale"' in l]
+            self.assertEqual(len(recs), 1)
+            self.assertEqual(body["properties"]["id"], recs[0]["id"])
+            self.assertEqual(body["properties"]["outcome"], "succeeded")
+            self.assertEqual(body["properties"]["cause"], "clamp")
+            self.assertEqual(stats(c.sock)["notify"]["sent"], 2)
+            c.stop()
+            self.assertNotIn(SECRET, c.output())
+            self.assertNotIn("/hook/", c.output())
+
+    def test_failing_webhook_never_blocks_scaling(self):
+        with TempDir() as tmp:
+            self.sink.call("/_sink/faults", {"next": ["slow:3"] + [500] * 20})
+            c, _ = self.start(tmp, "notify = %s/hook" % self.sink.base)
+            c.wait(lambda s: s["count"] == 3, 15, "the clamp to 3, whatever the webhook does")
+            # a change behind its back, then the clamp again: scaling goes on while webhooks fail
+            self.fake.call("/_fake/capacity", {"capacity": 9})
+            c.wait(lambda s: s["count"] == 5, 15, "the change adopted, then the clamp to 5")
+            self.assertIn("count changed outside ascale: 3 -> 9: adopted", c.output())
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                n = stats(c.sock)["notify"]
+                if n["failed"] >= 1 and n["pending"] == 0:
+                    break
+                time.sleep(0.2)
+            self.assertGreaterEqual(n["failed"], 1, n)
+            self.assertGreaterEqual(n["retried"], 2, n)
+            self.assertIn("webhook", c.output().lower())
+
+    def test_bad_notify_is_a_config_error(self):
+        with TempDir() as tmp:
+            conf = os.path.join(tmp, "c.conf")
+            text = CONFIG.format(sock=os.path.join(tmp, "s"), state=tmp, arm_port=1,
+                                 token_file=os.path.join(tmp, "t"),
+                                 notify="notify = ftp://example.com/%s" % SECRET)
+            with open(conf, "w") as f:
+                f.write(text)
+            with open(os.path.join(tmp, "t"), "w") as f:
+                f.write(TOKEN)
+            line = text.splitlines().index("notify = ftp://example.com/%s" % SECRET) + 1
+            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, timeout=10)
+            self.assertEqual(p.returncode, 2, p.stdout)
+            self.assertIn("%s:%d: notify:" % (conf, line), p.stdout)
+            self.assertNotIn(SECRET, p.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
