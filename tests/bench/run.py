@@ -299,6 +299,29 @@ def bench_hook(build, rounds):
         f"{100 * (1 - w1 / w0):+.1f} % loss")
 
 
+def bench_reaction(build):
+    """A load step on a real asagent to the scaling PATCH a real ascoord sends to fake_arm (reaction.py)."""
+    from reaction import BUDGET_S, GIVE_UP_S, WINDOW_S, measure
+    try:
+        m = measure(build)
+    except Exception as e:     # a failure is a row in the table, not the end of the bench
+        m = {"seconds": None, "error": f"{type(e).__name__}: {e}".splitlines()[0][:120]}
+    what = f"reaction: load step → azureml PATCH (Percentage CPU > 40 avg {WINDOW_S}s"
+    what += f", {m.get('source', '?')}, {m.get('scope', '?')})"
+    budget = f"≤ {BUDGET_S} s (window + 2 s)"
+    if m["seconds"] is None or m["error"]:
+        row(what, "failed", "s" if m["seconds"] is not None else "", budget,
+            m["error"] or f"no PATCH within {GIVE_UP_S} s")
+        return
+    detail = []
+    if m.get("decision_grain_s") is not None:
+        detail.append(f"decided on the grain ending at +{m['decision_grain_s']:.1f} s")
+    if m.get("observed") is not None:
+        detail.append(f"avg {m['observed']:.0f} %")
+    row(what, m["seconds"], "s", budget, "Azure autoscale: minutes; Kubernetes HPA: 30–60 s",
+        ", ".join(detail))
+
+
 def print_table():
     head = ("what", "measured", "unit", "budget", "peer / baseline", "ratio")
     widths = [max(len(str(r[i])) for r in ROWS + [head]) for i in range(len(head))]
@@ -317,16 +340,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--agents", type=int, default=10000)
     ap.add_argument("--ingest-seconds", type=int, default=60)
+    ap.add_argument("--only", choices=["reaction"], help="measure one part only")
     args = ap.parse_args()
     os.environ["ASCALE_BUILD"] = os.path.abspath(args.build)
     build = os.path.abspath(args.build)
     print("measuring (figures vary on a shared machine)...", file=sys.stderr)
+    if args.only == "reaction":
+        bench_reaction(build)
+        print_table()
+        return
     bench_ring(build)
     bench_engine(build)
     bench_wire(build)
     bench_ingest(build, args.agents, args.ingest_seconds)
     bench_hook(build, args.rounds)
     bench_agent_vs_node_exporter(build, args.seconds)
+    bench_reaction(build)
     print_table()
 
 
