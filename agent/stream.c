@@ -122,21 +122,10 @@ static void conn_arm(struct stream_conn *c, int64_t delay_ns)
 	sd_event_source_set_enabled(c->timer, SD_EVENT_ONESHOT);
 }
 
-/* Exponential backoff with jitter: a uniform delay in [d/2, d], d doubling from min to max. */
+/* Exponential backoff with jitter, from backoff_min to backoff_max. */
 static int64_t conn_backoff(struct stream_conn *c)
 {
-	int64_t d = c->s->backoff_min_ns;
-	uint32_t rnd = 0;
-	unsigned i;
-
-	for (i = 0; i < c->attempts && d < c->s->backoff_max_ns; i++)
-		d *= 2;
-	if (d > c->s->backoff_max_ns)
-		d = c->s->backoff_max_ns;
-	c->attempts++;
-	if (wire_random(&rnd, sizeof(rnd)) < 0)
-		rnd = (uint32_t)time_mono_ns();
-	return d / 2 + (int64_t)((double)rnd / UINT32_MAX * (double)(d / 2));
+	return backoff_delay(c->s->backoff_min_ns, c->s->backoff_max_ns, ++c->attempts);
 }
 
 static void conn_close(struct stream_conn *c)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "timeutil.h"
@@ -148,4 +149,17 @@ const char *time_format_rfc3339(int64_t real_ns, char *buf, size_t len)
 		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		 tm.tm_min, tm.tm_sec, (int)(real_ns % NSEC_PER_SEC / NSEC_PER_MSEC));
 	return buf;
+}
+
+int64_t backoff_delay(int64_t first_ns, int64_t max_ns, unsigned n)
+{
+	unsigned shift = n > 1 ? (n - 1 < 30 ? n - 1 : 30) : 0;
+	int64_t d = first_ns << shift;
+	uint32_t rnd;
+
+	if (d > max_ns || d <= 0 || (first_ns << shift) >> shift != first_ns)
+		d = max_ns;
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (uint32_t)time_mono_ns();
+	return d / 2 + (int64_t)((double)rnd / UINT32_MAX * (double)(d / 2));
 }

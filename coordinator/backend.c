@@ -330,23 +330,10 @@ void backend_fail_http(struct backend *b, const char *what, const struct http_re
 
 int64_t backend_retry_delay(struct backend *b)
 {
-	unsigned shift = b->tries > 1 ? (b->tries - 1 < 20 ? b->tries - 1 : 20) : 0;
-	int64_t delay = b->policy.retry_delay_ns << shift;
-
-	if (delay > b->policy.retry_max_ns || delay <= 0)
-		delay = b->policy.retry_max_ns;
-	/* jitter: between half and all of the backoff */
-	return delay / 2 + (int64_t)((double)(delay / 2) * ((double)random() / RAND_MAX));
+	return backoff_delay(b->policy.retry_delay_ns, b->policy.retry_max_ns, b->tries);
 }
 
 static void backend_http_send(struct backend *b);
-
-static bool backend_transient(const struct http_response *r)
-{
-	if (r->err)
-		return r->err != -EMSGSIZE && r->err != -ENOMEM && r->err != -EACCES;
-	return r->status == 429 || r->status >= 500 || r->status == 408;
-}
 
 static void backend_http_done(const struct http_response *r, void *user)
 {
@@ -365,7 +352,7 @@ static void backend_http_done(const struct http_response *r, void *user)
 			backend_finish(b, BACKEND_FAILED, -ENOMEM, "cannot arm the retry timer");
 		return;
 	}
-	if (!backend_transient(r)) {
+	if (!http_transient(r)) {
 		if (r->err) {
 			backend_finish(b, BACKEND_FAILED, r->err, "%s: %s", b->req_method, r->error);
 			return;

@@ -199,6 +199,13 @@ void http_free(struct http *h)
 	free(h);
 }
 
+bool http_transient(const struct http_response *r)
+{
+	if (r->err)
+		return r->err != -EMSGSIZE && r->err != -ENOMEM && r->err != -EACCES;
+	return r->status == 408 || r->status == 429 || r->status >= 500;
+}
+
 unsigned http_pending(const struct http *h)
 {
 	return h->pending;

@@ -61,6 +61,12 @@ int http_set_headers(struct http *h, const char *const *headers);
 /* A header line: a token name (RFC 9110), ':', a value without CR, LF or NUL. */
 bool http_header_ok(const char *line);
 
+/*
+ * Whether trying r again may help: connection errors and timeouts (not an
+ * oversized reply, memory or TLS verification), 408, 429 and 5xx.
+ */
+bool http_transient(const struct http_response *r);
+
 /* Requests in flight. */
 unsigned http_pending(const struct http *h);
 

@@ -364,25 +364,12 @@ static bool notify_waits(const struct notify *n, const struct notify_delivery *d
 	return false;
 }
 
-static bool notify_transient(const struct http_response *r)
-{
-	if (r->err)
-		return r->err != -EMSGSIZE && r->err != -ENOMEM && r->err != -EACCES;
-	return r->status == 408 || r->status == 429 || r->status >= 500;
-}
-
 /* The wait before attempt tries + 1: Retry-After, else doubling backoff with jitter. */
 static int64_t notify_backoff(const struct notify *n, unsigned tries, int64_t retry_after_ns)
 {
-	unsigned shift = tries - 1 < 20 ? tries - 1 : 20;
-	int64_t delay = n->policy.retry_delay_ns << shift;
-
 	if (retry_after_ns >= 0)
 		return retry_after_ns;
-	if (delay > n->policy.retry_max_ns || delay <= 0)
-		delay = n->policy.retry_max_ns;
-	/* between half and all of it */
-	return delay / 2 + (int64_t)((double)(delay / 2) * ((double)random() / RAND_MAX));
+	return backoff_delay(n->policy.retry_delay_ns, n->policy.retry_max_ns, tries);
 }
 
 static void notify_run(struct notify *n);
@@ -408,7 +395,7 @@ static void notify_done(const struct http_response *r, void *user)
 		snprintf(what, sizeof(what), "%s", r->error ? r->error : strerror(-r->err));
 	else
 		snprintf(what, sizeof(what), "HTTP %ld", r->status);
-	if (!notify_transient(r)) {
+	if (!http_transient(r)) {
 		notify_fail(n, d, "%s (not retried)", what);
 	} else if (d->tries >= n->policy.attempts) {
 		notify_fail(n, d, "%s after %u attempts", what, d->tries);

@@ -76,6 +76,32 @@ static void test_rfc3339(void **state)
 			    "2027-01-01T00:00:00.123Z");
 }
 
+/* doubling from first, capped, each draw between half and all of it; never overflowing */
+static void test_backoff(void **state)
+{
+	int64_t d, lo = INT64_MAX, hi = 0;
+	unsigned n, i;
+
+	(void)state;
+	for (n = 1; n <= 8; n++) {
+		int64_t full = n < 6 ? NSEC_PER_SEC << (n - 1) : 30 * NSEC_PER_SEC;
+
+		for (i = 0; i < 200; i++) {
+			d = backoff_delay(NSEC_PER_SEC, 30 * NSEC_PER_SEC, n);
+			assert_true(d >= full / 2 && d <= full);
+			if (n == 1) {
+				lo = d < lo ? d : lo;
+				hi = d > hi ? d : hi;
+			}
+		}
+	}
+	assert_true(hi - lo > NSEC_PER_SEC / 10);	/* jittered, not one value */
+	for (n = 0; n < 200; n += 7) {
+		d = backoff_delay(NSEC_PER_SEC, 3600 * NSEC_PER_SEC, n);
+		assert_true(d > 0 && d <= 3600 * NSEC_PER_SEC);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -83,6 +109,7 @@ int main(void)
 		cmocka_unit_test(test_duration_parse_bad),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_backoff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
