@@ -5,6 +5,7 @@
 
 #include "agents.h"
 #include "cli.h"
+#include "history_cmd.h"
 #include "log.h"
 #include "metrics.h"
 #include "simulate_cmd.h"
@@ -22,6 +23,7 @@ static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
 	{ "status", "each setting's profile, count, rules and last decision, from ascoord", status_main },
 	{ "agents", "every agent instance: live or stale, clock offset, latest values, from ascoord", agents_main },
+	{ "history", "what ascoord did: scale actions with their reasons and outcomes (no daemon)", history_main },
 	{ "export", "a configuration's autoscale settings as Azure autoscaleSettings JSON (--arm)", arm_export_main },
 	{ "import", "Azure autoscaleSettings JSON (--arm FILE) as an ascale configuration", arm_import_main },
 	{ "simulate", "replay a metric trace through the engine and print every event", simulate_main },
