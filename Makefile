@@ -4,6 +4,7 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ascale
 SYSCONFDIR ?= /etc
 UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
@@ -143,7 +144,7 @@ deps:
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/ascale \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(B)/asagent $(DESTDIR)$(SBINDIR)/asagent
 	install -m 0755 $(B)/asctl $(DESTDIR)$(BINDIR)/asctl
 	if [ -f $(B)/ascoord ]; then install -m 0755 $(B)/ascoord $(DESTDIR)$(SBINDIR)/ascoord; fi
@@ -151,6 +152,7 @@ install: all
 	for f in docs/*.1; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man1/ || true; done
 	for f in docs/*.5; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man5/ || true; done
 	for f in docs/*.8; do [ -f $$f ] && install -m 0644 $$f $(DESTDIR)$(MANDIR)/man8/ || true; done
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	for f in packaging/systemd/*.service; do \
 		sed 's|@SBINDIR@|$(SBINDIR)|g' $$f > $(DESTDIR)$(UNITDIR)/$$(basename $$f); done
 
