@@ -204,7 +204,7 @@ static void coord_op_end(struct coord_setting *cs, const char *outcome, const st
 	st->have_action = true;
 	memset(&st->last, 0, sizeof(st->last));
 	snprintf(st->last.id, sizeof(st->last.id), "%s", st->op.id);
-	st->last.time_ns = time_real_ns();
+	st->last.time_ns = st->op.started_ns;
 	st->last.from = st->op.previous;
 	st->last.to = st->op.capacity;
 	snprintf(st->last.outcome, sizeof(st->last.outcome), "%s", outcome);

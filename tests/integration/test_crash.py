@@ -60,7 +60,7 @@ class Stack:
 
     def __init__(self, tmp, capacity=2, min_count=2, max_count=6, cooldown="30s", reconcile="1h"):
         self.tmp = tmp
-        self.fake = FakeArm(capacity=capacity)
+        self.fake = FakeArm(capacity=capacity, lifetime=900)
         self.sock = os.path.join(tmp, "ascoord.sock")
         self.state = os.path.join(tmp, "state")
         self.port = free_port()
@@ -214,9 +214,11 @@ class Crash(unittest.TestCase):
 
     def test_random_faults_keep_the_count_in_bounds(self):
         """Faults, counts changed behind its back and kill -9 at random: every PATCH within [2, 5]."""
-        rnd = random.Random(int(os.environ.get("ASCALE_TEST_SEED", "5")))
+        # a fixed seed in make check; ASCALE_TEST_SEED=0 draws one, ASCALE_TEST_SECONDS runs longer
+        seed = int(os.environ.get("ASCALE_TEST_SEED", "5")) or random.randrange(1, 1 << 30)
+        rnd = random.Random(seed)
         s = self.stack(capacity=2, min_count=2, max_count=5, cooldown="2s", reconcile="1s")
-        deadline = time.monotonic() + 40
+        deadline = time.monotonic() + float(os.environ.get("ASCALE_TEST_SECONDS", "40"))
         kills = 0
         while time.monotonic() < deadline:
             time.sleep(rnd.uniform(0.5, 2.0))
@@ -235,7 +237,7 @@ class Crash(unittest.TestCase):
                                               "polls": rnd.randint(0, 2)})
         sent = s.patches()
         self.assertTrue(sent, "no PATCH at all: " + s.output())
-        self.assertTrue(all(2 <= c <= 5 for c in sent), sent)
+        self.assertTrue(all(2 <= c <= 5 for c in sent), "seed %d: %s" % (seed, sent))
         self.assertEqual(s.exits, [-signal.SIGKILL] * kills)
         self.assertNotIn(TOKEN, s.output())
         for rec in s.history():
