@@ -1,6 +1,5 @@
 /* test_backend: the azureml, kubernetes and sim backends against tests/servers/fake_arm.py */
 #include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,67 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "backend.h"
+#include "backend_loop.h"
+#include "test_server.h"
 #include "testutil.h"
 #include "timeutil.h"
-
-#include "fake_arm.h"
 
 #define TOKEN1 "tok-SECRET-first-0123456789"
 #define TOKEN2 "tok-SECRET-second-rotated-abcdef"
 
-static sd_event *event;
 static char dir[] = "/tmp/test_backend.XXXXXX";
 static char token_path[256];
 
 /* ---- the fake server ---- */
-
-static size_t collect(char *data, size_t size, size_t n, void *user)
-{
-	char *buf = user;
-	size_t have = strlen(buf), len = size * n;
-
-	if (have + len < 65536) {
-		memcpy(buf + have, data, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-/* one call to the fake's control API (blocking; test side only) */
-static json_t *fake_control(const char *method, const char *path, const char *body)
-{
-	static char reply[65536];
-	char url[256];
-	CURL *c = curl_easy_init();
-	long status = 0;
-
-	reply[0] = '\0';
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fake_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 200);
-	curl_easy_cleanup(c);
-	return json_loads(reply, 0, NULL);
-}
-
-static void fake_do(const char *path, const char *body)
-{
-	json_decref(fake_control("POST", path, body));
-}
 
 static void write_token(const char *token)
 {
@@ -86,7 +42,8 @@ static int group_setup(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(token_path, sizeof(token_path), "%s/token", dir);
-	if (fake_spawn(TOKEN1, "90") < 0 || sd_event_new(&event) < 0)
+	if (server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL) < 0 ||
+	    sd_event_new(&event) < 0)
 		return -1;
 	testutil_log_catch();
 	return 0;
@@ -97,7 +54,7 @@ static int group_teardown(void **state)
 	(void)state;
 	log_set_sink(NULL, NULL);
 	sd_event_unref(event);
-	fake_stop();
+	server_stop();
 	unlink(token_path);
 	rmdir(dir);
 	return 0;
@@ -107,43 +64,13 @@ static int test_setup(void **state)
 {
 	(void)state;
 	write_token(TOKEN1);
-	fake_do("/_fake/reset", "{}");
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
-	fake_do("/_fake/capacity", "{\"capacity\":1}");
+	server_post("/_fake/reset", "{}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	server_post("/_fake/capacity", "{\"capacity\":1}");
 	return 0;
 }
 
 /* ---- backends and results ---- */
-
-struct got {
-	bool done;
-	struct backend_result r;
-};
-
-static void on_done(struct backend *b, const struct backend_result *r, void *user)
-{
-	struct got *g = user;
-
-	(void)b;
-	g->done = true;
-	g->r = *r;
-}
-
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
-static void key(struct backend *b, const char *k, const char *v)
-{
-	struct conf_ctx c = { .path = "test.conf", .line = 1 };
-
-	assert_int_equal(backend_conf_key(b, &c, k, v), 0);
-}
 
 static struct backend *azureml_new(void)
 {
@@ -151,7 +78,7 @@ static struct backend *azureml_new(void)
 	char arm[64];
 
 	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
-	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", fake_port);
+	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", server_port);
 	key(b, "subscription", "0000-sub");
 	key(b, "resource_group", "rg1");
 	key(b, "workspace", "ws1");
@@ -163,25 +90,6 @@ static struct backend *azureml_new(void)
 	key(b, "operation_timeout", "10s");
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
-}
-
-static struct got do_set(struct backend *b, unsigned n)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_set(b, n, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 10 * NSEC_PER_SEC);
-	return g;
-}
-
-static struct got do_get(struct backend *b)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_get(b, on_done, &g), 0);
-	run_until(&g, 10 * NSEC_PER_SEC);
-	return g;
 }
 
 /* requests recorded by the fake with method m, the i-th one (-1: the last) */
@@ -216,7 +124,7 @@ static void test_azureml_set(void **state)
 	assert_int_equal(g.r.capacity, 3);
 	/* GET (not busy), PATCH (202), poll InProgress, poll Succeeded */
 	assert_int_equal(g.r.attempts, 4);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	patch = recorded(all, "PATCH", 0, &npatch);
 	assert_int_equal(npatch, 1);
 	assert_string_equal(json_string_value(json_object_get(patch, "body")), "{\"sku\":{\"capacity\":3}}");
@@ -239,7 +147,7 @@ static void test_azureml_get(void **state)
 	struct got g;
 
 	(void)state;
-	fake_do("/_fake/capacity", "{\"capacity\":7}");
+	server_post("/_fake/capacity", "{\"capacity\":7}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 7);
@@ -259,7 +167,7 @@ static void test_azureml_busy_and_range(void **state)
 	assert_true(backend_busy(b));
 	assert_int_equal(backend_get(b, on_done, &g2), -EBUSY);
 	assert_int_equal(backend_set(b, 3, on_done, &g2), -EBUSY);
-	run_until(&g, 10 * NSEC_PER_SEC);
+	run_until(&g.done, 10 * NSEC_PER_SEC);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_false(g2.done);
 	assert_false(backend_busy(b));
@@ -272,7 +180,7 @@ static void test_azureml_unauthorized(void **state)
 	struct got g;
 
 	(void)state;
-	fake_do("/_fake/token", "{\"token\":\"something-else\"}");
+	server_post("/_fake/token", "{\"token\":\"something-else\"}");
 	g = do_set(b, 3);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);
@@ -290,12 +198,12 @@ static void test_azureml_500_retried(void **state)
 	int n;
 
 	(void)state;
-	fake_do("/_fake/faults", "{\"next\":[500, 502]}");
+	server_post("/_fake/faults", "{\"next\":[500, 502]}");
 	g = do_set(b, 4);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 4);
 	assert_int_equal(g.r.attempts, 6);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	recorded(all, "PATCH", 0, &n);
 	assert_int_equal(n, 1);
 	json_decref(all);
@@ -310,7 +218,7 @@ static void test_azureml_retry_after(void **state)
 	int64_t t0 = time_mono_ns();
 
 	(void)state;
-	fake_do("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":1}]}");
+	server_post("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":1}]}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.attempts, 2);
@@ -326,7 +234,7 @@ static void test_azureml_gives_up(void **state)
 
 	(void)state;
 	key(b, "max_attempts", "2");
-	fake_do("/_fake/faults", "{\"next\":[503, 503, 503]}");
+	server_post("/_fake/faults", "{\"next\":[503, 503, 503]}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	assert_int_equal(g.r.attempts, 2);
@@ -341,7 +249,7 @@ static void test_azureml_operation_failed(void **state)
 	struct got g;
 
 	(void)state;
-	fake_do("/_fake/config", "{\"final\":\"Failed\"}");
+	server_post("/_fake/config", "{\"final\":\"Failed\"}");
 	g = do_set(b, 5);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_non_null(strstr(g.r.message, "fake operation Failed"));
@@ -355,7 +263,7 @@ static void test_azureml_200_then_wait(void **state)
 
 	(void)state;
 	/* 200 at once, no operation to poll */
-	fake_do("/_fake/config", "{\"patch_status\":200,\"polls\":0}");
+	server_post("/_fake/config", "{\"patch_status\":200,\"polls\":0}");
 	g = do_set(b, 6);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.attempts, 2);
@@ -367,24 +275,21 @@ static void test_azureml_waits_while_updating(void **state)
 	struct backend *a = azureml_new(), *b = azureml_new();
 	struct got ga = { 0 }, gb = { 0 };
 	json_t *all, *p;
-	int64_t end;
 	int n;
 
 	(void)state;
 	/* a's operation stays InProgress for 6 polls; b must wait for it before its PATCH */
-	fake_do("/_fake/config", "{\"polls\":6}");
+	server_post("/_fake/config", "{\"polls\":6}");
 	assert_int_equal(backend_set(a, 2, on_done, &ga), 0);
-	end = time_mono_ns() + 150 * NSEC_PER_MSEC;
-	while (time_mono_ns() < end)
-		assert_true(sd_event_run(event, 20000) >= 0);
+	run_for(150 * NSEC_PER_MSEC);
 	assert_false(ga.done);
 	assert_int_equal(backend_set(b, 5, on_done, &gb), 0);
-	run_until(&ga, 10 * NSEC_PER_SEC);
-	run_until(&gb, 10 * NSEC_PER_SEC);
+	run_until(&ga.done, 10 * NSEC_PER_SEC);
+	run_until(&gb.done, 10 * NSEC_PER_SEC);
 	assert_int_equal(ga.r.status, BACKEND_OK);
 	assert_int_equal(gb.r.status, BACKEND_OK);
 	/* b never sent a PATCH that the busy deployment refused */
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	p = recorded(all, "PATCH", -1, &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(json_string_value(json_object_get(p, "body")), "{\"sku\":{\"capacity\":5}}");
@@ -405,10 +310,10 @@ static void test_token_file_change(void **state)
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	write_token(TOKEN2);
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	assert_string_equal(json_string_value(json_object_get(recorded(all, "GET", -1, NULL), "auth")),
 			    "Bearer " TOKEN2);
 	json_decref(all);
@@ -422,7 +327,7 @@ static struct backend *kubernetes_new(void)
 	char api[64];
 
 	assert_int_equal(backend_new("kubernetes", "web", "", "web-app", &b), 0);
-	snprintf(api, sizeof(api), "http://127.0.0.1:%d", fake_port);
+	snprintf(api, sizeof(api), "http://127.0.0.1:%d", server_port);
 	key(b, "api", api);
 	key(b, "namespace", "prod");
 	key(b, "token_file", token_path);
@@ -441,7 +346,7 @@ static void test_kubernetes(void **state)
 	g = do_set(b, 4);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 4);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	patch = recorded(all, "PATCH", 0, NULL);
 	assert_non_null(patch);
 	assert_string_equal(json_string_value(json_object_get(patch, "path")),
@@ -450,12 +355,12 @@ static void test_kubernetes(void **state)
 	assert_string_equal(json_string_value(json_object_get(patch, "ctype")), "application/merge-patch+json");
 	assert_string_equal(json_string_value(json_object_get(patch, "auth")), "Bearer " TOKEN1);
 	json_decref(all);
-	fake_do("/_fake/capacity", "{\"capacity\":9}");
+	server_post("/_fake/capacity", "{\"capacity\":9}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 9);
 
-	fake_do("/_fake/token", "{\"token\":\"other\"}");
+	server_post("/_fake/token", "{\"token\":\"other\"}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);

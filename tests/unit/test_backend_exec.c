@@ -13,13 +13,13 @@
 
 #include <cmocka.h>
 
-#include "backend.h"
-#include "testutil.h"
 #include "timeutil.h"
 
-static sd_event *event;
+#define BACKEND_WAIT_NS (20 * NSEC_PER_SEC)
+#include "backend_loop.h"
+#include "testutil.h"
+
 static char dir[] = "/tmp/test_backend_exec.XXXXXX";
-static unsigned conf_line;
 
 /* ---- scripts and files ---- */
 
@@ -67,7 +67,8 @@ static char *read_file(const char *name)
 
 /* The endpoint: a count in $DIR/count; every run leaves its ASCALE_* and arguments in $DIR/env.ACTION. */
 static const char endpoint_script[] =
-	"env | grep '^ASCALE_' | sort > \"$DIR/env.$ASCALE_ACTION\"\n"
+	"env | grep -E '^ASCALE_(ACTION|CAPACITY|PREVIOUS|SETTING|ENDPOINT|DEPLOYMENT)=' | sort"
+	" > \"$DIR/env.$ASCALE_ACTION\"\n"
 	"echo \"args: $*\" >> \"$DIR/env.$ASCALE_ACTION\"\n"
 	"case \"$ASCALE_ACTION\" in\n"
 	"get) cat \"$DIR/count\" ;;\n"
@@ -76,13 +77,8 @@ static const char endpoint_script[] =
 
 static int group_setup(void **state)
 {
-	sigset_t mask;
-
 	(void)state;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	loop_block_sigchld();
 	if (!mkdtemp(dir) || sd_event_new(&event) < 0)
 		return -1;
 	testutil_log_catch();
@@ -91,13 +87,10 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	log_set_sink(NULL, NULL);
 	sd_event_unref(event);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testutil_rm_rf(dir);
 }
 
 static int test_setup(void **state)
@@ -112,42 +105,6 @@ static int test_setup(void **state)
 }
 
 /* ---- backends and results ---- */
-
-struct got {
-	bool done;
-	struct backend_result r;
-};
-
-static void on_done(struct backend *b, const struct backend_result *r, void *user)
-{
-	struct got *g = user;
-
-	(void)b;
-	g->done = true;
-	g->r = *r;
-}
-
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
-/* A key on the next line of "test.conf": backend_conf_key's result. */
-static int key_r(struct backend *b, const char *k, const char *v)
-{
-	struct conf_ctx c = { .path = "test.conf", .line = ++conf_line };
-
-	return backend_conf_key(b, &c, k, v);
-}
-
-static void key(struct backend *b, const char *k, const char *v)
-{
-	assert_int_equal(key_r(b, k, v), 0);
-}
 
 static struct backend *exec_new(void)
 {
@@ -166,26 +123,6 @@ static struct backend *exec_with(const char *command)
 	key(b, "command", command);
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
-}
-
-static struct got do_set(struct backend *b, unsigned n)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_set(b, n, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 20 * NSEC_PER_SEC);
-	return g;
-}
-
-static struct got do_get(struct backend *b)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_get(b, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 20 * NSEC_PER_SEC);
-	return g;
 }
 
 /* ---- the tests ---- */
@@ -469,9 +406,7 @@ static void test_free_while_running(void **state)
 	assert_true(pid > 1);
 	backend_free(b);
 	assert_int_equal(kill(pid, 0), -1);
-	end = time_mono_ns() + 200 * NSEC_PER_MSEC;
-	while (time_mono_ns() < end)
-		assert_true(sd_event_run(event, 20000) >= 0);
+	run_for(200 * NSEC_PER_MSEC);
 	assert_false(g.done);
 }
 

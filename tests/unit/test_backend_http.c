@@ -1,6 +1,5 @@
 /* test_backend_http: the http backend against tests/servers/fake_scaler.py */
 #include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -9,109 +8,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "backend.h"
+#include "backend_loop.h"
+#include "test_server.h"
 #include "testutil.h"
 #include "timeutil.h"
 
 #define API_KEY "key-SECRET-0123456789"
 #define TOKEN "tok-SECRET-abcdef"
 
-static sd_event *event;
-static pid_t scaler_pid;
-static int scaler_port;
 static char dir[] = "/tmp/test_backend_http.XXXXXX";
 static char token_path[256];
 
 /* ---- the fake server ---- */
-
-/*
- * Starts fake_scaler.py on 127.0.0.1, ending by itself after lifetime seconds,
- * and reads the port it prints. The script is found under $ASCALE_SRC, else
- * from the current directory.
- */
-static int scaler_spawn(const char *lifetime)
-{
-	const char *src = getenv("ASCALE_SRC");
-	char path[4096], buf[32] = "";
-	struct pollfd pfd;
-	size_t len = 0;
-	int fds[2];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/servers/fake_scaler.py", src ? src : ".");
-	if (pipe(fds) < 0)
-		return -errno;
-	scaler_pid = fork();
-	if (scaler_pid < 0)
-		return -errno;
-	if (scaler_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		execlp("python3", "python3", path, "--lifetime", lifetime, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
-		if (poll(&pfd, 1, 10000) != 1 || (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) <= 0) {
-			close(fds[0]);
-			return -EIO;
-		}
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	buf[len] = '\0';
-	scaler_port = atoi(buf);
-	return scaler_port > 0 ? 0 : -EIO;
-}
-
-static size_t collect(char *data, size_t size, size_t n, void *user)
-{
-	char *buf = user;
-	size_t have = strlen(buf), len = size * n;
-
-	if (have + len < 65536) {
-		memcpy(buf + have, data, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-/* one call to the fake's control API (blocking; test side only) */
-static json_t *fake_control(const char *method, const char *path, const char *body)
-{
-	static char reply[65536];
-	char url[256];
-	CURL *c = curl_easy_init();
-	long status = 0;
-
-	reply[0] = '\0';
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", scaler_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 200);
-	curl_easy_cleanup(c);
-	return json_loads(reply, 0, NULL);
-}
-
-static void fake_do(const char *path, const char *body)
-{
-	json_decref(fake_control("POST", path, body));
-}
 
 /* the API requests recorded so far with method m; the last one, and how many */
 static json_t *recorded(json_t *all, const char *m, int *count)
@@ -153,7 +67,7 @@ static int group_setup(void **state)
 		return -1;
 	fprintf(f, "%s\n", TOKEN);
 	fclose(f);
-	if (scaler_spawn("90") < 0 || sd_event_new(&event) < 0)
+	if (server_start("fake_scaler.py", "--lifetime", "90", NULL) < 0 || sd_event_new(&event) < 0)
 		return -1;
 	testutil_log_catch();
 	return 0;
@@ -164,10 +78,7 @@ static int group_teardown(void **state)
 	(void)state;
 	log_set_sink(NULL, NULL);
 	sd_event_unref(event);
-	if (scaler_pid > 0) {
-		kill(scaler_pid, SIGTERM);
-		waitpid(scaler_pid, NULL, 0);
-	}
+	server_stop();
 	unlink(token_path);
 	rmdir(dir);
 	return 0;
@@ -176,41 +87,11 @@ static int group_teardown(void **state)
 static int test_setup(void **state)
 {
 	(void)state;
-	fake_do("/_fake/reset", "{}");
+	server_post("/_fake/reset", "{}");
 	return 0;
 }
 
 /* ---- backends and results ---- */
-
-struct got {
-	bool done;
-	struct backend_result r;
-};
-
-static void on_done(struct backend *b, const struct backend_result *r, void *user)
-{
-	struct got *g = user;
-
-	(void)b;
-	g->done = true;
-	g->r = *r;
-}
-
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
-static void key(struct backend *b, const char *k, const char *v)
-{
-	struct conf_ctx c = { .path = "test.conf", .line = 1 };
-
-	assert_int_equal(backend_conf_key(b, &c, k, v), 0);
-}
 
 /* a backend on the fake with url (and get_url when get), the common keys, then extra key/value pairs */
 static struct backend *http_new_backend(bool get, const char *const *extra)
@@ -219,7 +100,7 @@ static struct backend *http_new_backend(bool get, const char *const *extra)
 	char url[128];
 
 	assert_int_equal(backend_new("http", "web", "ep1", "blue", &b), 0);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/pools/blue", scaler_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/pools/blue", server_port);
 	key(b, "url", url);
 	if (get) {
 		key(b, "get_url", url);
@@ -232,26 +113,6 @@ static struct backend *http_new_backend(bool get, const char *const *extra)
 		key(b, extra[0], extra[1]);
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
-}
-
-static struct got do_set(struct backend *b, unsigned n)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_set(b, n, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 10 * NSEC_PER_SEC);
-	return g;
-}
-
-static struct got do_get(struct backend *b)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_get(b, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 10 * NSEC_PER_SEC);
-	return g;
 }
 
 /* ---- set: template, headers, method ---- */
@@ -274,14 +135,14 @@ static void test_template_and_headers(void **state)
 	int n;
 
 	(void)state;
-	fake_do("/_fake/config", "{\"field\": \"spec.n\"}");
+	server_post("/_fake/config", "{\"field\": \"spec.n\"}");
 	g = do_set(b, 4);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_true(g.r.have_capacity);
 	assert_int_equal(g.r.capacity, 4);
 	assert_int_equal(g.r.attempts, 1);
 	assert_int_equal(g.r.http_status, 200);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	req = recorded(all, "POST", &n);
 	assert_int_equal(n, 1);
 	assert_string_equal(field(req, "path"), "/v1/pools/blue");
@@ -298,7 +159,7 @@ static void test_template_and_headers(void **state)
 
 	g = do_set(b, 6);
 	assert_int_equal(g.r.status, BACKEND_OK);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	req = recorded(all, "POST", &n);
 	assert_int_equal(n, 2);
 	assert_string_equal(field(req, "body"),
@@ -320,7 +181,7 @@ static void test_default_body_and_token(void **state)
 	assert_int_equal(g.r.capacity, 3);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 3);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	req = recorded(all, "PUT", NULL);
 	assert_non_null(req);
 	assert_string_equal(field(req, "body"), "{\"capacity\": 3}");
@@ -339,7 +200,7 @@ static void test_set_reply_count(void **state)
 	struct got g;
 
 	(void)state;
-	fake_do("/_fake/config", "{\"max\": 6}");
+	server_post("/_fake/config", "{\"max\": 6}");
 	g = do_set(b, 9);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 6);
@@ -384,7 +245,7 @@ static void test_get_pointer(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		snprintf(body, sizeof(body), "{\"count\": %s}", cases[i].count);
-		fake_do("/_fake/count", body);
+		server_post("/_fake/count", body);
 		g = do_get(b);
 		assert_int_equal(g.r.status, cases[i].status);
 		assert_int_equal(g.r.have_capacity, cases[i].status == BACKEND_OK);
@@ -412,11 +273,11 @@ static void test_get_pointer_missing(void **state)
 
 	/* an array index */
 	b = http_new_backend(true, extra2);
-	fake_do("/_fake/count", "{\"count\": [4, 5]}");
+	server_post("/_fake/count", "{\"count\": [4, 5]}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 4);
-	fake_do("/_fake/count", "{\"count\": []}");
+	server_post("/_fake/count", "{\"count\": []}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	backend_free(b);
@@ -430,7 +291,7 @@ static void test_400_fails_at_once(void **state)
 	struct got g;
 
 	(void)state;
-	fake_do("/_fake/faults", "{\"next\": [400]}");
+	server_post("/_fake/faults", "{\"next\": [400]}");
 	g = do_set(b, 3);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 400);
@@ -444,7 +305,7 @@ static void test_400_fails_at_once(void **state)
 	assert_non_null(strstr(g.r.message, "expected a count (an integer >= 0) at capacity in the body"));
 
 	/* no JSON message: the start of the reply, printable bytes only */
-	fake_do("/_fake/faults",
+	server_post("/_fake/faults",
 		"{\"next\": [{\"status\": 403, \"body\": \"  quota\\r\\n\\texceeded\\u0001 for pool \"}]}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
@@ -464,19 +325,19 @@ static void test_500_retried(void **state)
 	(void)state;
 	logbuf[0] = '\0';
 	/* a dropped connection (a fresh one: curl itself resends on a reused one), then a 500 */
-	fake_do("/_fake/faults", "{\"next\": [\"drop\", 500]}");
+	server_post("/_fake/faults", "{\"next\": [\"drop\", 500]}");
 	g = do_set(b, 2);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 2);
 	assert_int_equal(g.r.attempts, 3);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	recorded(all, "PUT", &n);
 	assert_int_equal(n, 3);
 	json_decref(all);
 	assert_non_null(strstr(logbuf, "http PUT: HTTP 500, retrying"));
 
 	key(b, "max_attempts", "2");
-	fake_do("/_fake/faults", "{\"next\": [503, 503, 503]}");
+	server_post("/_fake/faults", "{\"next\": [503, 503, 503]}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	assert_int_equal(g.r.attempts, 2);
@@ -512,14 +373,14 @@ static void test_no_get_url(void **state)
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 3);
 	/* a refused set leaves the count known */
-	fake_do("/_fake/faults", "{\"next\": [422]}");
+	server_post("/_fake/faults", "{\"next\": [422]}");
 	g = do_set(b, 8);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	g = do_set(b, 5);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 5);
-	all = fake_control("GET", "/_fake/requests", NULL);
+	all = server_control("GET", "/_fake/requests", NULL);
 	assert_null(recorded(all, "GET", &n));
 	assert_int_equal(n, 0);
 	json_decref(all);

@@ -1,6 +1,5 @@
 /* test_backend_token: token_command for azureml against tests/servers/fake_arm.py */
 #include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -10,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,66 +16,25 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "backend.h"
-#include "testutil.h"
 #include "timeutil.h"
 
-#include "fake_arm.h"
+#define BACKEND_WAIT_NS (20 * NSEC_PER_SEC)
+#include "backend_loop.h"
+#include "test_server.h"
+#include "testutil.h"
 
 #define TOKEN1 "tok-SECRET-first-0123456789"
 #define TOKEN2 "tok-SECRET-second-rotated-abcdef"
 
-static sd_event *event;
 static char dir[] = "/tmp/test_backend_token.XXXXXX";
 static char script[256];
-static unsigned conf_line;
 
 /* ---- the fake server ---- */
-
-static size_t collect(char *data, size_t size, size_t n, void *user)
-{
-	char *buf = user;
-	size_t have = strlen(buf), len = size * n;
-
-	if (have + len < 65536) {
-		memcpy(buf + have, data, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-/* one call to the fake's control API (blocking; test side only) */
-static json_t *fake_control(const char *method, const char *path, const char *body)
-{
-	static char reply[65536];
-	char url[256];
-	CURL *c = curl_easy_init();
-	long status = 0;
-
-	reply[0] = '\0';
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fake_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 200);
-	curl_easy_cleanup(c);
-	return json_loads(reply, 0, NULL);
-}
-
-static void fake_do(const char *path, const char *body)
-{
-	json_decref(fake_control("POST", path, body));
-}
 
 /* The Authorization header of every request the fake saw, and how many there were. */
 static size_t fake_auths(char auths[][128], size_t max)
 {
-	json_t *all = fake_control("GET", "/_fake/requests", NULL), *v;
+	json_t *all = server_control("GET", "/_fake/requests", NULL), *v;
 	size_t i, n = 0;
 
 	json_array_foreach(all, i, v)
@@ -132,19 +89,22 @@ static int runs(void)
 	return n;
 }
 
+/* every result (got_check): no message ever carries a token */
+static void no_token(const struct backend_result *r)
+{
+	assert_null(strstr(r->message, "tok-SECRET"));
+}
+
 static int group_setup(void **state)
 {
-	sigset_t mask;
-
 	(void)state;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	loop_block_sigchld();
+	got_check = no_token;
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(script, sizeof(script), "%s/get-token", dir);
-	if (fake_spawn(TOKEN1, "90") < 0 || sd_event_new(&event) < 0)
+	if (server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL) < 0 ||
+	    sd_event_new(&event) < 0)
 		return -1;
 	testutil_log_catch();
 	return 0;
@@ -152,65 +112,25 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	log_set_sink(NULL, NULL);
 	sd_event_unref(event);
-	fake_stop();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	server_stop();
+	return testutil_rm_rf(dir);
 }
 
 static int test_setup(void **state)
 {
 	(void)state;
 	reset_runs();
-	fake_do("/_fake/reset", "{}");
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
-	fake_do("/_fake/capacity", "{\"capacity\":3}");
+	server_post("/_fake/reset", "{}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	server_post("/_fake/capacity", "{\"capacity\":3}");
 	conf_line = 20;
 	return 0;
 }
 
 /* ---- backends and results ---- */
-
-struct got {
-	bool done;
-	struct backend_result r;
-};
-
-static void on_done(struct backend *b, const struct backend_result *r, void *user)
-{
-	struct got *g = user;
-
-	(void)b;
-	g->done = true;
-	g->r = *r;
-	/* no message ever carries a token */
-	assert_null(strstr(r->message, "tok-SECRET"));
-}
-
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
-static int key_r(struct backend *b, const char *k, const char *v)
-{
-	struct conf_ctx c = { .path = "test.conf", .line = ++conf_line };
-
-	return backend_conf_key(b, &c, k, v);
-}
-
-static void key(struct backend *b, const char *k, const char *v)
-{
-	assert_int_equal(key_r(b, k, v), 0);
-}
 
 static struct backend *azureml_conf(void)
 {
@@ -218,7 +138,7 @@ static struct backend *azureml_conf(void)
 	char arm[64];
 
 	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
-	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", fake_port);
+	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", server_port);
 	key(b, "subscription", "0000-sub");
 	key(b, "resource_group", "rg1");
 	key(b, "workspace", "ws1");
@@ -239,16 +159,6 @@ static struct backend *azureml_new(const char *k, const char *v)
 		key(b, k, v);
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
-}
-
-static struct got do_get(struct backend *b)
-{
-	struct got g = { 0 };
-
-	assert_int_equal(backend_get(b, on_done, &g), 0);
-	assert_false(g.done);
-	run_until(&g, 20 * NSEC_PER_SEC);
-	return g;
 }
 
 /* ---- the tests ---- */
@@ -286,7 +196,7 @@ static void test_json_forms(void **state)
 
 	(void)state;
 	/* az account get-access-token */
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
 	snprintf(body, sizeof(body),
 		 "cat <<EOF\n{\n  \"accessToken\": \"" TOKEN2 "\",\n  \"expiresOn\": \"2099-01-01 00:00:00.000000\",\n"
 		 "  \"expires_on\": %lld,\n  \"subscription\": \"0000-sub\",\n  \"tenant\": \"t\",\n"
@@ -304,9 +214,9 @@ static void test_json_forms(void **state)
 
 	/* OAuth's token endpoint */
 	reset_runs();
-	fake_do("/_fake/reset", "{}");
+	server_post("/_fake/reset", "{}");
 	write_script("echo '{\"access_token\":\"" TOKEN1 "\",\"token_type\":\"Bearer\",\"expires_in\":3599}'\n");
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
 	b = azureml_new(NULL, NULL);
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
@@ -336,7 +246,6 @@ static void test_refresh_when_old(void **state)
 {
 	struct backend *b;
 	struct got g;
-	int64_t end;
 
 	(void)state;
 	write_script("echo " TOKEN1 "\n");
@@ -345,9 +254,7 @@ static void test_refresh_when_old(void **state)
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(runs(), 1);
 	/* older than token_refresh: run again before the next request */
-	end = time_mono_ns() + 1200 * NSEC_PER_MSEC;
-	while (time_mono_ns() < end)
-		assert_true(sd_event_run(event, 50000) >= 0);
+	run_for(1200 * NSEC_PER_MSEC);
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(runs(), 2);
@@ -377,7 +284,7 @@ static void test_refresh_after_401(void **state)
 	assert_non_null(f);
 	fputs(TOKEN2 "\n", f);
 	fclose(f);
-	fake_do("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
 	clear_log();
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_OK);
@@ -389,7 +296,7 @@ static void test_refresh_after_401(void **state)
 	assert_non_null(strstr(logbuf, "HTTP 401, running token_command again"));
 
 	/* a token the server still refuses: refreshed once, then the 401 stands */
-	fake_do("/_fake/token", "{\"token\":\"something-else\"}");
+	server_post("/_fake/token", "{\"token\":\"something-else\"}");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);
@@ -404,7 +311,7 @@ static void expect_failure(const char *body, const char *msg)
 	char auths[8][128];
 	struct got g;
 
-	fake_do("/_fake/reset", "{}");
+	server_post("/_fake/reset", "{}");
 	write_script(body);
 	b = azureml_new(NULL, NULL);
 	g = do_get(b);
@@ -465,9 +372,7 @@ static void test_free_while_refreshing(void **state)
 		assert_true(sd_event_run(event, 20000) >= 0);
 	assert_int_equal(runs(), 1);
 	backend_free(b);
-	end = time_mono_ns() + 200 * NSEC_PER_MSEC;
-	while (time_mono_ns() < end)
-		assert_true(sd_event_run(event, 20000) >= 0);
+	run_for(200 * NSEC_PER_MSEC);
 	assert_false(g.done);
 }
 

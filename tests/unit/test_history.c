@@ -46,43 +46,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_log(const char *s)
-{
-	if (!strstr(logbuf, s))
-		fail_msg("expected '%s' in:\n%s", s, logbuf);
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	close(fd);
-}
-
-/* The whole file (NUL-terminated) and its size; NULL when it is not there. */
-static char *read_file(const char *path, size_t *len)
-{
-	struct stat sb;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	assert_int_equal(fstat(fd, &sb), 0);
-	buf = calloc(1, (size_t)sb.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(read(fd, buf, (size_t)sb.st_size), sb.st_size);
-	close(fd);
-	if (len)
-		*len = (size_t)sb.st_size;
-	return buf;
-}
-
 static void assert_file(const char *path, const char *want)
 {
-	char *text = read_file(path, NULL);
+	char *text = testutil_read_file(path, NULL);
 
 	assert_non_null(text);
 	assert_string_equal(text, want);
@@ -186,7 +152,7 @@ static void test_append_refuses(void **unused)
 	assert_int_equal(history_append(h, big), -EMSGSIZE);
 	expect_log("more than 65536: not written");
 	history_close(h);
-	free(read_file(file, &len));
+	free(testutil_read_file(file, &len));
 	assert_int_equal(len, strlen("{\"id\":\"a\",\"setting\":\"web\",\"event\":\"scale\",\"to\":3}\n"));
 	assert_int_equal(history_open(dir, 0, HISTORY_KEEP_MAX + 1, &h), -EINVAL);
 	assert_null(h);
@@ -204,7 +170,7 @@ static void check_torn(const char *text, size_t len, size_t torn, const char *le
 	char want[256];
 
 	logbuf[0] = '\0';
-	write_file(file, text, len);
+	testutil_write_file(file, text, len);
 	h = open_history(0, 1);
 	snprintf(want, sizeof(want), "%s: dropped a torn last line of %zu bytes", file, torn);
 	expect_log(want);
@@ -244,7 +210,7 @@ static void test_bad_middle(void **unused)
 
 	(void)unused;
 	assert_int_equal(mkdir(dir, 0750), 0);
-	write_file(file, text, strlen(text));
+	testutil_write_file(file, text, strlen(text));
 	h = open_history(0, 1);
 	assert_string_equal(logbuf, "");
 	history_close(h);
@@ -274,7 +240,7 @@ static void test_rotation(void **unused)
 	history_close(h);
 	total = 0;
 	for (n = 0; n <= 2; n++) {
-		text = read_file(n ? rotated(n) : file, &len);
+		text = testutil_read_file(n ? rotated(n) : file, &len);
 		assert_non_null(text);
 		assert_true(len <= 3 * line + 10);
 		total += len / line;
@@ -368,7 +334,7 @@ static void test_short_write(void **unused)
 	(void)unused;
 	h = open_history(0, 1);
 	append_id(h, "a");
-	free(read_file(file, &len));
+	free(testutil_read_file(file, &len));
 	signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
 	lim = old;
@@ -408,18 +374,18 @@ static void test_read(void **unused)
 	assert_int_equal(mkdir(dir, 0750), 0);
 	read_ids();
 	assert_int_equal(nids, 0);
-	write_file(rotated(12), "{\"id\":\"12\"}\n", 12);
-	write_file(rotated(3), "{\"id\":\"3\"}\n", 11);
-	write_file(rotated(1), "{\"id\":\"1\"}\n", 11);
+	testutil_write_file(rotated(12), "{\"id\":\"12\"}\n", 12);
+	testutil_write_file(rotated(3), "{\"id\":\"3\"}\n", 11);
+	testutil_write_file(rotated(1), "{\"id\":\"1\"}\n", 11);
 	/* a first line too long, then a good one */
 	longline = malloc(HISTORY_LINE_MAX + 40);
 	assert_non_null(longline);
 	memset(longline, ' ', HISTORY_LINE_MAX + 40);
 	memcpy(longline, "{\"id\":\"x\"", 9);
 	memcpy(longline + HISTORY_LINE_MAX + 20, "}\n{\"id\":\"last\"}\n", 17);
-	write_file(file, longline, HISTORY_LINE_MAX + 37);
+	testutil_write_file(file, longline, HISTORY_LINE_MAX + 37);
 	free(longline);
-	write_file(rotated(2), "{\"id\":\"2\"}\n{\"id\":", 17);	/* an unterminated tail, not current */
+	testutil_write_file(rotated(2), "{\"id\":\"2\"}\n{\"id\":", 17);	/* an unterminated tail, not current */
 	logbuf[0] = '\0';
 	read_ids();
 	assert_int_equal(nids, 5);
@@ -474,14 +440,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uuid, setup, teardown),
 	};
-	char cmd[PATH_MAX + 16];
-	int r;
 
-	if (!mkdtemp(base))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
-		return 1;
-	return r;
+	return testutil_run_in_tempdir(tests, base);
 }

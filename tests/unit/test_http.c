@@ -19,14 +19,13 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "event_loop.h"
 #include "http.h"
+#include "test_server.h"
 #include "timeutil.h"
-
-#include "fake_arm.h"
 
 #define TOKEN "http-test-token"
 
-static sd_event *event;
 static struct http *http;
 
 /* ---- the fake server ---- */
@@ -34,7 +33,7 @@ static struct http *http;
 static int group_setup(void **state)
 {
 	(void)state;
-	if (fake_spawn(TOKEN, "60") < 0)
+	if (server_start("fake_arm.py", "--token", TOKEN, "--lifetime", "60", NULL) < 0)
 		return -1;
 	if (sd_event_new(&event) < 0 || http_new(event, &http) < 0)
 		return -1;
@@ -46,32 +45,8 @@ static int group_teardown(void **state)
 	(void)state;
 	http_free(http);
 	sd_event_unref(event);
-	fake_stop();
+	server_stop();
 	return 0;
-}
-
-static size_t discard(char *data, size_t size, size_t n, void *user)
-{
-	(void)data;
-	(void)user;
-	return size * n;
-}
-
-/* one POST to the fake's control API, blocking (test side only) */
-static void fake_control(const char *path, const char *body)
-{
-	char url[256];
-	CURL *c = curl_easy_init();
-	long status = 0;
-
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", fake_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 200);
-	curl_easy_cleanup(c);
 }
 
 /* ---- running requests ---- */
@@ -97,21 +72,11 @@ static void on_done(const struct http_response *r, void *user)
 	snprintf(g->async_op, sizeof(g->async_op), "%s", r->async_op ? r->async_op : "");
 }
 
-/* bounded loop: at most limit_ns */
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
 static void arm_url(char *buf, size_t size)
 {
 	snprintf(buf, size, "http://127.0.0.1:%d/subscriptions/s/resourceGroups/rg/providers/"
 		 "Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e/deployments/d"
-		 "?api-version=2024-04-01", fake_port);
+		 "?api-version=2024-04-01", server_port);
 }
 
 static void test_get(void **state)
@@ -127,7 +92,7 @@ static void test_get(void **state)
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
 	assert_false(g.done);	/* never called back from inside http_request */
 	assert_int_equal(http_pending(http), 1);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	assert_int_equal(g.err, 0);
 	assert_int_equal(g.status, 200);
 	root = json_loads(g.body, 0, NULL);
@@ -147,7 +112,7 @@ static void test_patch(void **state)
 	arm_url(url, sizeof(url));
 	req.url = url;
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	assert_int_equal(g.err, 0);
 	assert_int_equal(g.status, 202);
 	assert_non_null(strstr(g.async_op, "/mlAsyncOperations/"));
@@ -164,15 +129,15 @@ static void test_unauthorized_and_retry_after(void **state)
 	arm_url(url, sizeof(url));
 	req.url = url;
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	assert_int_equal(g.status, 401);
 	assert_non_null(strstr(g.body, "InvalidAuthenticationToken"));
 
-	fake_control("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":7}]}");
+	server_post("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":7}]}");
 	memset(&g, 0, sizeof(g));
 	req.bearer = TOKEN;
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	assert_int_equal(g.status, 429);
 	assert_int_equal(g.retry_after_ns, 7 * NSEC_PER_SEC);
 }
@@ -184,11 +149,11 @@ static void test_timeout(void **state)
 	char url[512];
 
 	(void)state;
-	fake_control("/_fake/faults", "{\"next\":[\"slow:2\"]}");
+	server_post("/_fake/faults", "{\"next\":[\"slow:2\"]}");
 	arm_url(url, sizeof(url));
 	req.url = url;
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	/* the fake answers after 2 s: a timeout, not its answer, ended the request */
 	assert_int_equal(g.err, -ETIMEDOUT);
 	assert_int_equal(g.status, 0);
@@ -196,25 +161,15 @@ static void test_timeout(void **state)
 
 static void test_refused(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
 	struct http_request req = { .method = "GET" };
 	struct got g = { 0 };
-	socklen_t len = sizeof(sa);
 	char url[128];
-	int fd;
 
 	(void)state;
-	/* a port nobody listens on: bound, then closed */
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", closed_port());
 	req.url = url;
 	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g, 5 * NSEC_PER_SEC);
+	run_until(&g.done, 5 * NSEC_PER_SEC);
 	assert_int_equal(g.err, -ECONNREFUSED);
 }
 
@@ -284,7 +239,7 @@ static void echo_request(struct http_request *req, struct got *g)
 	req->url = url;
 	memset(g, 0, sizeof(*g));
 	assert_int_equal(http_request(http, req, on_done, g), 0);
-	run_until(g, 5 * NSEC_PER_SEC);
+	run_until(&g->done, 5 * NSEC_PER_SEC);
 	waitpid(pid, NULL, 0);
 	assert_int_equal(g->err, 0);
 	assert_int_equal(g->status, 200);

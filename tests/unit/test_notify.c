@@ -1,8 +1,5 @@
 /* test_notify: webhook payloads and deliveries on sd-event against tests/servers/webhook_sink.py */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,8 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,89 +16,21 @@
 
 #include "conf.h"
 #include "notify.h"
+#include "test_server.h"
 #include "testutil.h"
 #include "timeutil.h"
 
 #define SECRET "SECRET-5f2c"
 
 static sd_event *event;
-static pid_t sink_pid;
-static int sink_port;
 
 /* ---- the sink ---- */
 
-/* Starts webhook_sink.py (under $ASCALE_SRC, else the current directory) and reads its port. */
-static int sink_spawn(void)
-{
-	const char *src = getenv("ASCALE_SRC");
-	char path[4096], buf[32] = "";
-	struct pollfd pfd;
-	size_t len = 0;
-	int fds[2];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "%s/tests/servers/webhook_sink.py", src ? src : ".");
-	if (pipe(fds) < 0)
-		return -errno;
-	sink_pid = fork();
-	if (sink_pid < 0)
-		return -errno;
-	if (sink_pid == 0) {
-		dup2(fds[1], 1);
-		close(fds[0]);
-		execlp("python3", "python3", path, "--lifetime", "120", (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
-		if (poll(&pfd, 1, 10000) != 1 || (n = read(fds[0], buf + len, sizeof(buf) - 1 - len)) <= 0) {
-			close(fds[0]);
-			return -EIO;
-		}
-		len += (size_t)n;
-	}
-	close(fds[0]);
-	buf[len] = '\0';
-	sink_port = atoi(buf);
-	return sink_port > 0 ? 0 : -EIO;
-}
-
-static size_t collect(char *data, size_t size, size_t n, void *user)
-{
-	char **buf = user;
-	size_t have = *buf ? strlen(*buf) : 0, len = size * n;
-	char *p = realloc(*buf, have + len + 1);
-
-	if (!p)
-		return 0;
-	memcpy(p + have, data, len);
-	p[have + len] = '\0';
-	*buf = p;
-	return len;
-}
-
-/* One call to the sink's control API (blocking; test side only); the JSON answer. */
+/* One call to the sink's control API: a POST with a body, else a GET; the JSON answer. */
 static json_t *sink_control(const char *path, const char *body)
 {
-	CURL *c = curl_easy_init();
-	char url[256], *reply = NULL;
-	long status = 0;
-	json_t *root;
+	json_t *root = server_control(body ? "POST" : "GET", path, body);
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", sink_port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-	assert_int_equal(curl_easy_perform(c), CURLE_OK);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	assert_int_equal(status, 200);
-	curl_easy_cleanup(c);
-	root = json_loads(reply ? reply : "", 0, NULL);
-	free(reply);
 	assert_non_null(root);
 	return root;
 }
@@ -141,7 +68,7 @@ static int count(const char *hay, const char *needle)
 
 static void url_of(char *buf, size_t size, const char *path)
 {
-	snprintf(buf, size, "http://127.0.0.1:%d%s", sink_port, path);
+	snprintf(buf, size, "http://127.0.0.1:%d%s", server_port, path);
 }
 
 /* ---- fixtures ---- */
@@ -150,7 +77,7 @@ static int group_setup(void **state)
 {
 	(void)state;
 	log_init("test_notify", 1);	/* debug lines too: they must not hold a secret either */
-	if (sink_spawn() < 0)
+	if (server_start("webhook_sink.py", "--lifetime", "120", NULL) < 0)
 		return -1;
 	return sd_event_new(&event) < 0 ? -1 : 0;
 }
@@ -159,10 +86,7 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	sd_event_unref(event);
-	if (sink_pid > 0) {
-		kill(sink_pid, SIGTERM);
-		waitpid(sink_pid, NULL, 0);
-	}
+	server_stop();
 	return 0;
 }
 
@@ -412,12 +336,9 @@ static void test_404_not_retried(void **state)
 
 static void test_attempts_exhausted(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	struct notify *n = sender(3, 16, 4);
 	json_t *p = payload_seq("web", 1), *posts;
 	char url[256];
-	int fd;
 
 	(void)state;
 	sink_faults("{\"next\": [500, 503, 502, 500]}");
@@ -433,13 +354,7 @@ static void test_attempts_exhausted(void **state)
 	assert_non_null(strstr(logbuf, "failed: HTTP 502 after 3 attempts"));
 
 	/* nobody listening: connection errors are retried, then given up too */
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", ntohs(sa.sin_port));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", closed_port());
 	assert_int_equal(notify_post(n, url, p), 0);
 	run_idle(n, 10 * NSEC_PER_SEC);
 	assert_int_equal(notify_stats(n)->retried, 4);
@@ -522,7 +437,7 @@ static void test_secret_never_logged(void **state)
 
 	(void)state;
 	snprintf(url, sizeof(url), "http://hookuser:pw-" SECRET "@127.0.0.1:%d/hooks/" SECRET "/x?sig=" SECRET
-		 "&sv=1", sink_port);
+		 "&sv=1", server_port);
 	/*
 	 * a dropped connection twice, refused at once, and the queue full (the
 	 * drops come first: on a reused connection curl would re-send by itself)
@@ -537,7 +452,7 @@ static void test_secret_never_logged(void **state)
 	assert_int_equal(notify_stats(n)->dropped, 1);
 	notify_free(n);
 
-	snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", sink_port);
+	snprintf(origin, sizeof(origin), "http://127.0.0.1:%d", server_port);
 	assert_non_null(strstr(logbuf, origin));
 	assert_non_null(strstr(logbuf, "HTTP 404"));
 	assert_non_null(strstr(logbuf, "after 2 attempts"));
@@ -547,7 +462,7 @@ static void test_secret_never_logged(void **state)
 	assert_null(strstr(logbuf, "/hooks/"));
 
 	/* what messages show of a URL */
-	snprintf(why, sizeof(why), "http://127.0.0.1:%d", sink_port);
+	snprintf(why, sizeof(why), "http://127.0.0.1:%d", server_port);
 	assert_string_equal(notify_origin(url, origin, sizeof(origin)), why);
 	assert_string_equal(notify_origin("https://u:p@hooks.example.com/T/B/" SECRET, origin, sizeof(origin)),
 			    "https://hooks.example.com");

@@ -28,12 +28,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void expect_log(const char *s)
-{
-	if (!strstr(logbuf, s))
-		fail_msg("expected '%s' in:\n%s", s, logbuf);
-}
-
 static int extra_keys(struct conf_ctx *c, const char *setting, const char *key,
 		      const char *value, void *user)
 {

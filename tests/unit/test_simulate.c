@@ -50,12 +50,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_log(const char *s)
-{
-	if (!strstr(logbuf, s))
-		fail_msg("expected '%s' in:\n%s", s, logbuf);
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

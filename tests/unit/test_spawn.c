@@ -15,10 +15,11 @@
 
 #include <cmocka.h>
 
+#include "event_loop.h"
 #include "spawn.h"
+#include "testutil.h"
 #include "timeutil.h"
 
-static sd_event *event;
 static char dir[] = "/tmp/test_spawn.XXXXXX";
 
 struct got {
@@ -44,23 +45,6 @@ static void on_done(struct spawn *s, const struct spawn_result *r, void *user)
 	g->r.err_tail = g->tail;
 }
 
-static void run_until(struct got *g, int64_t limit_ns)
-{
-	int64_t end = time_mono_ns() + limit_ns;
-
-	while (!g->done && time_mono_ns() < end)
-		assert_true(sd_event_run(event, 100000) >= 0);
-	assert_true(g->done);
-}
-
-static void run_for(int64_t ns)
-{
-	int64_t end = time_mono_ns() + ns;
-
-	while (time_mono_ns() < end)
-		assert_true(sd_event_run(event, 20000) >= 0);
-}
-
 /* Runs argv to its end with the given options; the callback never comes from spawn_start. */
 static struct got *run(const char *const *argv, const char *const *env, size_t out_max, int64_t timeout_ns)
 {
@@ -78,7 +62,7 @@ static struct got *run(const char *const *argv, const char *const *env, size_t o
 	assert_int_equal(spawn_start(event, &o, on_done, &g, &s), 0);
 	assert_non_null(s);
 	assert_false(g.done);
-	run_until(&g, 20 * NSEC_PER_SEC);
+	run_until(&g.done, 20 * NSEC_PER_SEC);
 	assert_int_equal(g.calls, 1);
 	return &g;
 }
@@ -116,14 +100,8 @@ static pid_t read_pid(const char *path)
 
 static int group_setup(void **state)
 {
-	sigset_t mask;
-
 	(void)state;
-	/* as daemon_event_new() does: sd_event_add_child needs SIGCHLD blocked */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	loop_block_sigchld();
 	if (!mkdtemp(dir) || sd_event_new(&event) < 0)
 		return -1;
 	return 0;
@@ -131,12 +109,9 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
 	sd_event_unref(event);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return testutil_rm_rf(dir);
 }
 
 static void test_exit_codes(void **state)

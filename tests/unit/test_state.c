@@ -46,38 +46,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_log(const char *s)
-{
-	if (!strstr(logbuf, s))
-		fail_msg("expected '%s' in:\n%s", s, logbuf);
-}
-
-static void write_file(const char *path, const char *text, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, len), (ssize_t)len);
-	close(fd);
-}
-
-/* The whole file in a malloc'ed string, NULL when it is not there. */
-static char *read_file(const char *path)
-{
-	struct stat sb;
-	char *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return NULL;
-	assert_int_equal(fstat(fd, &sb), 0);
-	buf = calloc(1, (size_t)sb.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(read(fd, buf, (size_t)sb.st_size), sb.st_size);
-	close(fd);
-	return buf;
-}
-
 static bool exists(const char *path)
 {
 	return access(path, F_OK) == 0;
@@ -139,7 +107,7 @@ static void test_missing_file(void **unused)
 	assert_int_equal(stat(file, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0640);
 	assert_false(exists(tmp));
-	text = read_file(file);
+	text = testutil_read_file(file, NULL);
 	assert_non_null(strstr(text, "\"version\": 1"));
 	assert_non_null(strstr(text, "\n  \"settings\": {\n    \"web\": {\n"));
 	assert_int_equal(text[strlen(text) - 1], '\n');
@@ -272,7 +240,7 @@ static void test_save_refuses(void **unused)
 	s = state_setting(st, "web");
 	fill(s, NULL);
 	assert_int_equal(state_save(st), 0);
-	before = read_file(file);
+	before = testutil_read_file(file, NULL);
 
 	s->count = BACKEND_CAPACITY_MAX + 1;
 	assert_int_equal(state_save(st), -ERANGE);
@@ -301,7 +269,7 @@ static void test_save_refuses(void **unused)
 	assert_null(state_setting(st, "0123456789012345678901234567890123456789012345678901234567890123"));
 	assert_null(state_setting(st, ""));
 
-	after = read_file(file);
+	after = testutil_read_file(file, NULL);
 	assert_string_equal(before, after);
 	assert_false(exists(tmp));
 	free(before);
@@ -321,12 +289,12 @@ static void test_save_failure(void **unused)
 	state_setting(st, "web")->have_sim = true;
 	state_setting(st, "web")->sim_count = 2;
 	assert_int_equal(state_save(st), 0);
-	before = read_file(file);
+	before = testutil_read_file(file, NULL);
 	assert_int_equal(mkdir(tmp, 0700), 0);
 	state_setting(st, "web")->sim_count = 3;
 	assert_int_equal(state_save(st), -EISDIR);
 	expect_log("state.json.tmp: cannot write");
-	after = read_file(file);
+	after = testutil_read_file(file, NULL);
 	assert_string_equal(before, after);
 	free(after);
 	assert_int_equal(rmdir(tmp), 0);
@@ -353,7 +321,7 @@ static void test_stale_tmp(void **unused)
 
 	(void)unused;
 	st = open_state();
-	write_file(tmp, "{garbage", 8);
+	testutil_write_file(tmp, "{garbage", 8);
 	assert_int_equal(chmod(tmp, 0666), 0);
 	assert_false(state_loaded(st));
 	assert_int_equal(state_save(st), 0);
@@ -369,7 +337,7 @@ static void test_io_errors(void **unused)
 
 	(void)unused;
 	/* the directory is a file */
-	write_file(dir, "x", 1);
+	testutil_write_file(dir, "x", 1);
 	assert_int_equal(state_open(dir, &st), -ENOTDIR);
 	assert_null(st);
 	expect_log("expected a directory");
@@ -471,7 +439,7 @@ static void check_corrupt(const char *marked, const char *what)
 	n -= at != NULL;
 	text[n] = '\0';
 	logbuf[0] = '\0';
-	write_file(file, text, n);
+	testutil_write_file(file, text, n);
 	st = open_state();
 	if (at)
 		snprintf(want, sizeof(want), "%s:%u:%u: %s", file, line, col, what);
@@ -485,7 +453,7 @@ static void check_corrupt(const char *marked, const char *what)
 	assert_int_equal(state_written_ns(st), 0);
 	assert_int_equal(state_count(st), 0);
 	assert_false(exists(file));
-	aside = read_file(corrupt);
+	aside = testutil_read_file(corrupt, NULL);
 	assert_non_null(aside);
 	assert_memory_equal(aside, text, n);		/* the newest replaces the older one */
 	free(aside);
@@ -503,7 +471,7 @@ static void test_corrupt(void **unused)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_corrupt(bad[i].text, bad[i].what);
 	/* a NUL byte, and a file too large */
-	write_file(file, "{\"version\": 1}\0", 15);
+	testutil_write_file(file, "{\"version\": 1}\0", 15);
 	st = open_state();
 	expect_log("expected JSON");
 	assert_true(state_loaded(st));
@@ -511,7 +479,7 @@ static void test_corrupt(void **unused)
 	memset(big, ' ', sizeof(big));
 	big[0] = '{';
 	big[sizeof(big) - 1] = '}';
-	write_file(file, big, sizeof(big));
+	testutil_write_file(file, big, sizeof(big));
 	logbuf[0] = '\0';
 	st = open_state();
 	expect_log("expected a file of at most 16777216 bytes");
@@ -603,14 +571,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format, setup, teardown),
 	};
-	char cmd[PATH_MAX + 16];
-	int r;
 
-	if (!mkdtemp(base))
-		return 1;
-	r = cmocka_run_group_tests(tests, NULL, NULL);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
-		return 1;
-	return r;
+	return testutil_run_in_tempdir(tests, base);
 }

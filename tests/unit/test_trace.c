@@ -39,12 +39,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_log(const char *s)
-{
-	if (!strstr(logbuf, s))
-		fail_msg("expected '%s' in:\n%s", s, logbuf);
-}
-
 static void write_text(const char *text, size_t len)
 {
 	FILE *f = fopen(path, "w");
