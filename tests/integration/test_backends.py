@@ -209,6 +209,17 @@ class SimBackend(unittest.TestCase):
             finally:
                 self.assertEqual(c.stop(), 0, c.output())
 
+            # the sim endpoint's count is kept in state.json: a restart finds 3, not initial's 1
+            c = Coordinator(tmp, 0, TOKEN, config)
+            try:
+                st = c.wait(lambda s: s["state"] == "running", 5, "running again")
+                self.assertEqual(st["count"], 3)
+                time.sleep(1.5)
+                self.assertIsNone(c.status()["backend"]["operation"])
+                self.assertNotIn("scale 1 -> 3", c.output())
+            finally:
+                self.assertEqual(c.stop(), 0, c.output())
+
 
 class BackendConfig(unittest.TestCase):
     def check(self, tmp, extra, backend="azureml", drop=None):
