@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "simulate_cmd.h"
+#include "stats.h"
 #include "status.h"
 #include "version.h"
 
@@ -23,6 +24,7 @@ static const struct asctl_cmd asctl_commands[] = {
 	{ "metrics", "the agent's latest samples and averages, from its ring (no daemon)", metrics_main },
 	{ "status", "each setting's profile, count, rules and last decision, from ascoord", status_main },
 	{ "agents", "every agent instance: live or stale, clock offset, latest values, from ascoord", agents_main },
+	{ "stats", "the coordinator's counters: ingest, store, webhooks, control socket", stats_main },
 	{ "history", "what ascoord did: scale actions with their reasons and outcomes (no daemon)", history_main },
 	{ "export", "a configuration's autoscale settings as Azure autoscaleSettings JSON (--arm)", arm_export_main },
 	{ "import", "Azure autoscaleSettings JSON (--arm FILE) as an ascale configuration", arm_import_main },

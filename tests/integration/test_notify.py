@@ -2,14 +2,13 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import unittest
 import urllib.request
 
-from ascale_test import TempDir
+from ascale_test import ASCTL, TempDir
 from test_backends import ASCOORD, TOKEN, Coordinator, FakeArm
 
 SINK = os.path.join(os.path.dirname(__file__), "..", "servers", "webhook_sink.py")
@@ -69,19 +68,12 @@ class Sink:
         self.proc.stdout.close()
 
 
-def stats(sock):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    s.sendall(json.dumps({"v": 1, "command": "stats"}).encode() + b"\n")
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return json.loads(data)
+def stats(sock, json_out=True):
+    p = subprocess.run([ASCTL, "--socket", sock, "stats"] + (["--json"] if json_out else []),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=20)
+    if p.returncode != 0:
+        raise AssertionError("asctl stats: " + p.stderr)
+    return json.loads(p.stdout) if json_out else p.stdout
 
 
 class Webhooks(unittest.TestCase):
@@ -134,6 +126,9 @@ class Webhooks(unittest.TestCase):
             self.assertEqual(body["properties"]["outcome"], "succeeded")
             self.assertEqual(body["properties"]["cause"], "clamp")
             self.assertEqual(stats(c.sock)["notify"]["sent"], 2)
+            table = stats(c.sock, json_out=False)
+            self.assertRegex(table, r"(?m)^notify\.sent +2$")
+            self.assertRegex(table, r"(?m)^ingest\.bad_hmac +0$")
             c.stop()
             self.assertNotIn(SECRET, c.output())
             self.assertNotIn("/hook/", c.output())
