@@ -134,7 +134,7 @@ struct backend {
 	/* the bearer token of backend_token_key(), used by backend_http() */
 	struct backend_token *token;
 	bool token_retried;		/* the operation ran token_command again after a 401 */
-	/* where the first backend key was read, for problems found at start */
+	/* where the setting's section is (else its first backend key), for problems found at start */
 	char conf_path[PATH_MAX];
 	unsigned conf_line;
 };
@@ -208,7 +208,7 @@ void backend_token_free(struct backend_token *t);
 int backend_command_key(struct conf_ctx *c, const char *key, const char *value, char ***argv);
 /* "NAME exited with 3: <the last line of stderr>", "NAME killed by signal 9 (Killed)"... */
 void backend_spawn_message(const char *name, const struct spawn_result *r, char *out, size_t size);
-/* A problem found at start: "FILE:LINE: autoscale NAME: ..." (line 0: the first backend key). -EINVAL. */
+/* A problem found at start: "FILE:LINE: autoscale NAME: ..." (line 0: the section's). -EINVAL. */
 int backend_conf_fail(struct backend *b, unsigned line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* The wait before the retry that follows attempt b->tries: backoff, doubling up to retry_max, jitter. */

@@ -217,6 +217,9 @@ static void coord_conf_backend(struct coord_conf *c, const char *path, size_t i,
 		return;
 	}
 	c->backends[i] = b;
+	/* what is missing at start is reported at the section's line */
+	snprintf(b->conf_path, sizeof(b->conf_path), "%s", path);
+	b->conf_line = s->line;
 	for (k = 0; k < c->nkeys; k++) {
 		const struct coord_backend_key *kk = &c->keys[k];
 

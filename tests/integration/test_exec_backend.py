@@ -182,8 +182,8 @@ class ExecConfig(unittest.TestCase):
             text = config_text(tmp, os.path.join(tmp, "s"), "unused", drop="command")
             conf, p = self.check(tmp, text)
             self.assertEqual(p.returncode, 2, p.stdout)
-            # at the section's first backend key
-            line = text.splitlines().index("timeout = 10s") + 1
+            # at the section's (inih reports lines by key: its first key's)
+            line = text.splitlines().index("deployment = blue") + 1
             self.assertIn("%s:%d: autoscale web: backend exec needs command" % (conf, line), p.stdout)
 
     def test_bad_command(self):
