@@ -181,6 +181,40 @@ class AzureMLBackend(unittest.TestCase):
             finally:
                 self.assertEqual(c.stop(), 0, c.output())
 
+    def test_token_command(self):
+        """The token from a command printing az's JSON; run again after a 401 when the token rotated."""
+        with TempDir() as tmp:
+            script = os.path.join(tmp, "get-token")
+            with open(script, "w") as f:
+                f.write("#!/bin/sh\necho run >> %s/runs\n"
+                        "printf '{\"accessToken\": \"%%s\", \"expires_on\": %%d}\\n' \"$(cat %s/current)\" "
+                        "$(( $(date +%%s) + 3600 ))\n" % (tmp, tmp))
+            os.chmod(script, 0o755)
+            with open(os.path.join(tmp, "current"), "w") as f:
+                f.write(TOKEN)
+
+            def config(sock):
+                text = CONFIG.format(sock=sock, port=self.fake.port, token_file="-", state=tmp)
+                return text.replace("token_file = -", "token_command = %s --resource arm" % script)
+
+            c = Coordinator(tmp, self.fake.port, TOKEN, config)
+            try:
+                c.wait(lambda s: s["count"] == 3 and last_ok(s), 15, "count 3 with the command's token")
+                self.assertEqual(self.fake.requests("PATCH")[0]["auth"], "Bearer " + TOKEN)
+                # the token rotates: the next request gets 401, the command runs again, the request is resent
+                with open(os.path.join(tmp, "current"), "w") as f:
+                    f.write("rotated-token-5678")
+                self.fake.call("/_fake/token", {"token": "rotated-token-5678"})
+                self.fake.call("/_fake/capacity", {"capacity": 4})
+                c.wait(lambda s: s["count"] == 4 and last_ok(s), 10, "count 4 read with the new token")
+                with open(os.path.join(tmp, "runs")) as f:
+                    self.assertGreaterEqual(len(f.read().split()), 2)
+                out = c.output()
+                self.assertNotIn(TOKEN, out)
+                self.assertNotIn("rotated-token-5678", out)
+            finally:
+                self.assertEqual(c.stop(), 0, c.output())
+
 
 class SimBackend(unittest.TestCase):
     def test_operation_in_flight(self):
