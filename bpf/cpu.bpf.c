@@ -54,16 +54,15 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 	u32 cpu = bpf_get_smp_processor_id();
 	struct cpu_acct *a;
 	u64 now, delta, cgid;
-	u32 state, was;
+	u32 state, was, rec;
 
 	if (cpu >= CPU_ACCT_MAX_CPUS)
 		return;
 	a = &acct[cpu];
-	now = bpf_ktime_get_ns();
 	cgid = target_cgid;
 	state = task_class(next, cgid, direct);
 
-	was = a->state;
+	was = rec = a->state;
 	/*
 	 * The interval is charged per the class recorded when it began.  When
 	 * the task leaving is not the one recorded (a switch the tracepoint did
@@ -72,6 +71,20 @@ static __always_inline void acct_switch(struct task_struct *prev, struct task_st
 	 */
 	if ((was & ACCT_KNOWN) && a->task != (u64)prev)
 		was = task_class(prev, cgid, direct);
+
+	/*
+	 * A switch within one class (busy to busy, the common case under load)
+	 * neither ends the open interval nor changes what it is charged to: the
+	 * interval goes on and only the task is noted, which the reader does not
+	 * read, so no seq either.  This skips the clock read, most of this
+	 * program's cost (~40 of ~50 ns).  state always has ACCT_KNOWN, so an
+	 * unknown entry is never skipped.
+	 */
+	if (was == state && rec == state) {
+		a->task = (u64)next;
+		return;
+	}
+	now = bpf_ktime_get_ns();
 
 	a->seq++;
 	barrier();

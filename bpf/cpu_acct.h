@@ -5,7 +5,7 @@
 /* the agent falls back to /proc when more CPUs are possible */
 #define CPU_ACCT_MAX_CPUS	1024
 
-/* cpu_acct.state: what has been running on the CPU since last_ts */
+/* cpu_acct.state: the class of what has been running on the CPU since last_ts */
 #define ACCT_KNOWN	0x1	/* a switch has been seen since attach */
 #define ACCT_IDLE	0x2	/* the idle task (pid 0) */
 #define ACCT_CG		0x4	/* a task inside the target cgroup */
@@ -23,8 +23,8 @@ struct cpu_acct {
 	__u64 busy_ns;
 	__u64 idle_ns;
 	__u64 cg_ns;
-	__u64 last_ts;
-	__u64 task;	/* the task_struct switched in at last_ts, as a number */
+	__u64 last_ts;	/* the last switch that changed the class (state) */
+	__u64 task;	/* the task_struct switched in last (at or after last_ts), as a number */
 } __attribute__((aligned(64)));
 
 #endif

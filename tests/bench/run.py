@@ -340,13 +340,17 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--agents", type=int, default=10000)
     ap.add_argument("--ingest-seconds", type=int, default=60)
-    ap.add_argument("--only", choices=["reaction"], help="measure one part only")
+    ap.add_argument("--only", choices=["reaction", "hook"], help="measure one part only")
     args = ap.parse_args()
     os.environ["ASCALE_BUILD"] = os.path.abspath(args.build)
     build = os.path.abspath(args.build)
     print("measuring (figures vary on a shared machine)...", file=sys.stderr)
     if args.only == "reaction":
         bench_reaction(build)
+        print_table()
+        return
+    if args.only == "hook":
+        bench_hook(build, args.rounds)
         print_table()
         return
     bench_ring(build)
