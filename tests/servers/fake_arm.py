@@ -15,12 +15,14 @@ Stops by itself after --lifetime seconds.
 """
 import argparse
 import json
+import os
 import re
 import sys
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402
 
 API_VERSION = "2024-04-01"
 ARM_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
@@ -29,24 +31,26 @@ ARM_RE = re.compile(r"^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/"
 OP_RE = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.MachineLearningServices/"
                    r"locations/fake/mlAsyncOperations/([0-9]+)$")
 K8S_RE = re.compile(r"^/apis/apps/v1/namespaces/([^/]+)/deployments/([^/]+)/scale$")
-BODY_MAX = 1 << 20
 
 
-class State:
+class State(fakebase.State):
     def __init__(self, token, capacity):
-        self.lock = threading.Lock()
+        super().__init__()
         self.token = token
         self.default_capacity = capacity
         self.capacity = {}      # resource path -> count
         self.prov = {}          # resource path -> provisioningState
-        self.requests = []
-        self.faults = []
         self.ops = {}           # id -> {"path", "capacity", "polls_left", "final"}
         self.next_op = 1
         self.patch_status = 202
         self.polls = 1
         self.final = "Succeeded"
         self.op_seconds = 0.0
+
+    def log(self, entry):
+        fault = super().log(entry)
+        self.finish_due()
+        return fault
 
     def finish(self, op):
         """Ends an operation (under the lock)."""
@@ -66,24 +70,12 @@ class State:
         return self.capacity.setdefault(path, self.default_capacity)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.Handler):
     server_version = "fake_arm/1"
-
-    def log_message(self, fmt, *args):
-        pass
+    methods = ("GET", "PATCH", "POST", "PUT")
+    too_large = {"error": {"code": "TooLarge", "message": "body too large"}}
 
     # ---- plumbing ----
-    def reply(self, status, obj=None, headers=None):
-        data = b"" if obj is None else json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
     def azure_error(self, status, code, message, headers=None):
         self.reply(status, {"error": {"code": code, "message": message}}, headers)
 
@@ -91,66 +83,17 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(status, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                             "message": message, "reason": reason, "code": status}, headers)
 
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > BODY_MAX:
-            raise ValueError("body too large")
-        return self.rfile.read(n).decode("utf-8", "replace") if n else ""
+    def log_entry(self, method, body):
+        return {"method": method, "path": self.path, "body": body,
+                "auth": self.headers.get("Authorization", ""),
+                "ctype": self.headers.get("Content-Type", ""), "time": time.time()}
 
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_PATCH(self):
-        self.handle_any("PATCH")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def handle_any(self, method):
-        st = self.server.state
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.reply(413, {"error": {"code": "TooLarge", "message": "body too large"}})
-            return
-        url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith("/_fake/"):
-            self.control(method, url.path, body)
-            return
-        with st.lock:
-            st.requests.append({"method": method, "path": self.path, "body": body,
-                                "auth": self.headers.get("Authorization", ""),
-                                "ctype": self.headers.get("Content-Type", ""), "time": time.time()})
-            st.finish_due()
-            fault = st.faults.pop(0) if st.faults else None
-        if fault is not None and self.fault(fault, url):
-            return
-        self.api(method, url, body)
-
-    def fault(self, f, url):
-        """Plays one queued fault; True when the request was answered (or dropped)."""
-        if isinstance(f, str) and f.startswith("slow:"):
-            time.sleep(min(float(f[5:]), 30))
-            return False
-        if f == "drop":
-            self.close_connection = True
-            self.connection.close()
-            return True
-        if isinstance(f, int):
-            f = {"status": f}
-        status = int(f.get("status", 500))
-        headers = {}
-        if "retry_after" in f:
-            headers["Retry-After"] = str(f["retry_after"])
+    def fault_reply(self, status, f, headers):
         message = f.get("message", "fake fault %d" % status)
-        if url.path.startswith("/apis/"):
+        if urllib.parse.urlsplit(self.path).path.startswith("/apis/"):
             self.k8s_error(status, f.get("reason", "InternalError"), message, headers)
         else:
             self.azure_error(status, f.get("reason", "FakeFault"), message, headers)
-        return True
 
     # ---- control API ----
     def control(self, method, path, body):
@@ -315,31 +258,12 @@ class Handler(BaseHTTPRequestHandler):
                          "spec": {"replicas": n}, "status": {"replicas": n, "selector": "app=" + m.group(2)}})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """A client that went away mid-answer (a killed coordinator) is part of the tests."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--token", default="fake-token")
     ap.add_argument("--capacity", type=int, default=1)
-    ap.add_argument("--lifetime", type=float, default=120.0)
-    args = ap.parse_args()
-    server = Server(("127.0.0.1", 0), Handler)
-    server.state = State(args.token, args.capacity)
-    server.timeout = 0.2
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    deadline = time.monotonic() + args.lifetime
-    while time.monotonic() < deadline:
-        server.handle_request()
-    server.server_close()
-    return 0
+    args = fakebase.parse_args(ap)
+    return fakebase.serve(Handler, State(args.token, args.capacity), args)
 
 
 if __name__ == "__main__":

@@ -19,24 +19,20 @@ Stops by itself after --lifetime seconds.
 """
 import argparse
 import json
+import os
 import sys
-import threading
-import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-BODY_MAX = 1 << 20
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402
 
 
-class State:
+class State(fakebase.State):
     def __init__(self, count, field):
-        self.lock = threading.Lock()
+        super().__init__()
         self.initial = (count, field)
         self.count = count
         self.field = field
         self.max = None
-        self.requests = []
-        self.faults = []
 
     def reset(self):
         self.count, self.field = self.initial
@@ -45,87 +41,22 @@ class State:
         self.faults.clear()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(fakebase.Handler):
     server_version = "fake_scaler/1"
+    methods = ("GET", "PUT", "POST", "PATCH", "DELETE")
+    too_large = {"message": "body too large"}
 
-    def log_message(self, fmt, *args):
-        pass
-
-    def send(self, status, data, ctype="application/json", headers=None):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def reply(self, status, obj, headers=None):
-        self.send(status, json.dumps(obj).encode(), headers=headers)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > BODY_MAX:
-            raise ValueError("body too large")
-        return self.rfile.read(n).decode("utf-8", "replace") if n else ""
-
-    def do_GET(self):
-        self.handle_any("GET")
-
-    def do_PUT(self):
-        self.handle_any("PUT")
-
-    def do_POST(self):
-        self.handle_any("POST")
-
-    def do_PATCH(self):
-        self.handle_any("PATCH")
-
-    def do_DELETE(self):
-        self.handle_any("DELETE")
-
-    def handle_any(self, method):
-        st = self.server.state
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.reply(413, {"message": "body too large"})
-            return
-        path = urllib.parse.urlsplit(self.path).path
-        if path.startswith("/_fake/"):
-            self.control(method, path, body)
-            return
+    def log_entry(self, method, body):
         headers = {}
         for k in self.headers.keys():
             headers.setdefault(k, ", ".join(self.headers.get_all(k)))
-        with st.lock:
-            st.requests.append({"method": method, "path": self.path, "headers": headers, "body": body})
-            fault = st.faults.pop(0) if st.faults else None
-        if fault is not None and self.fault(fault):
-            return
-        self.api(method, body)
+        return {"method": method, "path": self.path, "headers": headers, "body": body}
 
-    def fault(self, f):
-        """Plays one queued fault; True when the request was answered (or dropped)."""
-        if isinstance(f, str) and f.startswith("slow:"):
-            time.sleep(min(float(f[5:]), 30))
-            return False
-        if f == "drop":
-            self.close_connection = True
-            self.connection.close()
-            return True
-        if isinstance(f, int):
-            f = {"status": f}
-        status = int(f.get("status", 500))
-        headers = {}
-        if "retry_after" in f:
-            headers["Retry-After"] = str(f["retry_after"])
+    def fault_reply(self, status, f, headers):
         if "body" in f:
             self.send(status, str(f["body"]).encode(), "text/plain", headers)
         else:
             self.reply(status, {"message": "fake fault %d" % status}, headers)
-        return True
 
     def control(self, method, path, body):
         st = self.server.state
@@ -153,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.reply(404, {"message": "no such control"})
 
-    def api(self, method, body):
+    def api(self, method, url, body):
         st = self.server.state
         if method == "GET":
             with st.lock:
@@ -184,19 +115,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=1)
     ap.add_argument("--field", default="capacity")
-    ap.add_argument("--lifetime", type=float, default=120.0)
-    args = ap.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.state = State(args.count, args.field)
-    server.timeout = 0.2
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    deadline = time.monotonic() + args.lifetime
-    while time.monotonic() < deadline:
-        server.handle_request()
-    server.server_close()
-    return 0
+    args = fakebase.parse_args(ap)
+    return fakebase.serve(Handler, State(args.count, args.field), args)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ Stops by itself after --lifetime seconds.
 """
 import argparse
 import json
+import os
 import sys
 import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-BODY_MAX = 1 << 20
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fakebase  # noqa: E402
 
 
 class State:
@@ -36,29 +36,17 @@ class State:
                 return queue.pop(0)
         return None
 
+    def log(self, post):
+        """Records a POST and takes its fault (under the lock)."""
+        fault = self.next_fault(urllib.parse.urlsplit(post["path"]).path)
+        self.posts.append(post)
+        return fault
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+
+class Handler(fakebase.Handler):
     server_version = "webhook_sink/1"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, status, obj=None, headers=None):
-        data = b"" if obj is None else json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n < 0 or n > BODY_MAX:
-            raise ValueError("body too large")
-        return self.rfile.read(n).decode("utf-8", "replace") if n else ""
+    methods = ("POST",)
+    control_prefix = "/_sink/"
 
     def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
@@ -68,53 +56,25 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, {"error": "no such page"})
 
-    def do_POST(self):
-        st = self.server.state
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.reply(413, {"error": "body too large"})
-            return
-        url = urllib.parse.urlsplit(self.path)
-        if url.path.startswith("/_sink/"):
-            self.control(url.path, body)
-            return
+    def log_entry(self, method, body):
         try:
             parsed = json.loads(body)
         except ValueError:
             parsed = None
-        with st.lock:
-            fault = st.next_fault(url.path)
-            post = {"path": self.path, "headers": dict(self.headers.items()), "body": body,
-                    "json": parsed, "answer": 200}
-            st.posts.append(post)
-        self.play(fault, post)
+        self.post = {"path": self.path, "headers": dict(self.headers.items()), "body": body,
+                     "json": parsed, "answer": 200}
+        return self.post
 
-    def play(self, fault, post):
-        """Answers one webhook POST, as the fault says."""
-        if fault is None:
-            self.reply(200, {"ok": True})
-            return
-        if isinstance(fault, str) and fault.startswith("slow:"):
-            post["answer"] = fault
-            time.sleep(min(float(fault[5:]), 30))
-            self.reply(200, {"ok": True})
-            return
-        if fault == "drop":
-            post["answer"] = "drop"
-            self.close_connection = True
-            self.connection.close()
-            return
-        if isinstance(fault, int):
-            fault = {"status": fault}
-        status = int(fault.get("status", 500))
-        headers = {}
-        if "retry_after" in fault:
-            headers["Retry-After"] = str(fault["retry_after"])
-        post["answer"] = status
+    def api(self, method, url, body):
+        self.reply(200, {"ok": True})
+
+    def fault_played(self, answer):
+        self.post["answer"] = answer
+
+    def fault_reply(self, status, fault, headers):
         self.reply(status, {"error": "sink fault %d" % status}, headers)
 
-    def control(self, path, body):
+    def control(self, method, path, body):
         st = self.server.state
         try:
             req = json.loads(body) if body else {}
@@ -139,29 +99,11 @@ class Handler(BaseHTTPRequestHandler):
                 self.reply(404, {"error": "no such control"})
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        # a client that went away (a request dropped, a test that stopped waiting) is no error here
-        if not isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
-            super().handle_error(request, client_address)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lifetime", type=float, default=120.0)
-    args = ap.parse_args()
-    server = Server(("127.0.0.1", 0), Handler)
-    server.state = State()
-    server.timeout = 0.2
-    sys.stdout.write("%d\n" % server.server_address[1])
-    sys.stdout.flush()
-    deadline = time.monotonic() + args.lifetime
-    while time.monotonic() < deadline:
-        server.handle_request()
-    server.server_close()
-    return 0
+    args = fakebase.parse_args(ap)
+    # a client that went away (a request dropped, a test that stopped waiting) is no error here
+    return fakebase.serve(Handler, State(), args, quiet=(ConnectionError, OSError))
 
 
 if __name__ == "__main__":
