@@ -105,6 +105,7 @@ struct backend_token {
 	bool stale;		/* run the command before the next request */
 	bool fresh;		/* just printed: for the request that waited, even if near its expiry */
 	struct spawn *child;	/* the command running */
+	void (*then)(struct backend *b);	/* what waits for it */
 };
 
 struct backend {
@@ -204,6 +205,10 @@ int backend_token_key(struct backend *b, struct backend_token *t, struct conf_ct
 int backend_token_start(struct backend *b, struct backend_token *t);
 /* Stops a token_command running and wipes the token (backend_free() calls it). */
 void backend_token_free(struct backend_token *t);
+/* Whether token_command must run before the next request (none yet, old, near its expiry, after a 401). */
+bool backend_token_due(struct backend *b, const struct backend_token *t);
+/* Runs token_command, then calls then(b) once it printed a token (else ends the operation).  0 or -errno. */
+int backend_token_refresh(struct backend *b, struct backend_token *t, void (*then)(struct backend *b));
 /* A command line key (program and arguments, no shell) into *argv: 0 or -EINVAL (reported). */
 int backend_command_key(struct conf_ctx *c, const char *key, const char *value, char ***argv);
 /* "NAME exited with 3: <the last line of stderr>", "NAME killed by signal 9 (Killed)"... */
