@@ -15,7 +15,7 @@ int64_t time_real_ns(void);
 /*
  * Parses a duration such as "100ms", "90s", "1h30m" or "0.5s" into
  * nanoseconds; a bare number is taken in unit_ns (0: a unit is required).
- * Returns 0 or -EINVAL.
+ * Returns 0, -EINVAL, or -ERANGE when it does not fit.
  */
 int duration_parse(const char *s, int64_t unit_ns, int64_t *ns);
 

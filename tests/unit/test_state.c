@@ -144,7 +144,9 @@ static void test_round_trip(void **unused)
 
 	st = open_state();
 	assert_true(state_loaded(st));
-	assert_true(state_written_ns(st) >= before && state_written_ns(st) <= after);
+	/* the time the save wrote, read back: not a timing */
+	assert_true(state_written_ns(st) >= before);
+	assert_true(after >= state_written_ns(st));
 	assert_int_equal(state_written_ns(st) % MS, 0);
 	assert_int_equal(state_count(st), 2);
 	s = state_at(st, 0);
