@@ -11,22 +11,8 @@
 
 #include <openssl/crypto.h>
 
+#include "log.h"
 #include "keyfile.h"
-
-static int key_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int key_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 static int hex_value(char c)
 {
@@ -55,30 +41,30 @@ static int key_read(const char *path, char **text, size_t *size, char *err, size
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return key_error(err, errlen, -errno, "%s: %s", path, strerror(errno));
+		return log_fill(err, errlen, -errno, "%s: %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		close(fd);
-		return key_error(err, errlen, r, "%s: %s", path, strerror(-r));
+		return log_fill(err, errlen, r, "%s: %s", path, strerror(-r));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return key_error(err, errlen, -EINVAL, "%s: not a regular file", path);
+		return log_fill(err, errlen, -EINVAL, "%s: not a regular file", path);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
-		return key_error(err, errlen, -EACCES,
-				 "%s: mode %04o lets group or others at the key; chmod 600 it",
-				 path, (unsigned)(st.st_mode & 07777));
+		return log_fill(err, errlen, -EACCES,
+				"%s: mode %04o lets group or others at the key; chmod 600 it",
+				path, (unsigned)(st.st_mode & 07777));
 	}
 	if (st.st_size > KEYFILE_SIZE_MAX) {
 		close(fd);
-		return key_error(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYFILE_SIZE_MAX);
+		return log_fill(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYFILE_SIZE_MAX);
 	}
 	buf = malloc(KEYFILE_SIZE_MAX + 1);
 	if (!buf) {
 		close(fd);
-		return key_error(err, errlen, -ENOMEM, "%s: out of memory", path);
+		return log_fill(err, errlen, -ENOMEM, "%s: out of memory", path);
 	}
 	for (;;) {
 		n = read(fd, buf + got, KEYFILE_SIZE_MAX + 1 - got);
@@ -93,9 +79,9 @@ static int key_read(const char *path, char **text, size_t *size, char *err, size
 	r = n < 0 ? -errno : 0;
 	close(fd);
 	if (r == 0 && got > KEYFILE_SIZE_MAX)
-		r = key_error(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYFILE_SIZE_MAX);
+		r = log_fill(err, errlen, -EFBIG, "%s: larger than %d bytes", path, KEYFILE_SIZE_MAX);
 	else if (r < 0)
-		key_error(err, errlen, r, "%s: %s", path, strerror(-r));
+		log_fill(err, errlen, r, "%s: %s", path, strerror(-r));
 	if (r < 0) {
 		OPENSSL_cleanse(buf, KEYFILE_SIZE_MAX + 1);
 		free(buf);
@@ -124,9 +110,9 @@ static int key_line(const char *p, size_t n, const char *path, unsigned line,
 		digits++;
 	}
 	if (digits == 0 || digits > 10 || id == 0 || id > UINT32_MAX || i == n || !is_blank(p[i]))
-		return key_error(err, errlen, -EINVAL,
-				 "%s:%u: expected \"ID HEXKEY\" with a key id from 1 to 4294967295",
-				 path, line);
+		return log_fill(err, errlen, -EINVAL,
+				"%s:%u: expected \"ID HEXKEY\" with a key id from 1 to 4294967295",
+				path, line);
 	while (i < n && is_blank(p[i]))
 		i++;
 	start = i;
@@ -136,31 +122,31 @@ static int key_line(const char *p, size_t n, const char *path, unsigned line,
 	while (i < n && is_blank(p[i]))
 		i++;
 	if (i != n)
-		return key_error(err, errlen, -EINVAL, "%s:%u: unexpected text after the key", path, line);
+		return log_fill(err, errlen, -EINVAL, "%s:%u: unexpected text after the key", path, line);
 	if (hex % 2 || hex < 2 * WIRE_KEY_MIN || hex > 2 * WIRE_KEY_MAX)
-		return key_error(err, errlen, -EINVAL,
-				 "%s:%u: key %u: expected %d to %d bytes as hex digits, got %zu digits",
-				 path, line, (unsigned)id, WIRE_KEY_MIN, WIRE_KEY_MAX, hex);
+		return log_fill(err, errlen, -EINVAL,
+				"%s:%u: key %u: expected %d to %d bytes as hex digits, got %zu digits",
+				path, line, (unsigned)id, WIRE_KEY_MIN, WIRE_KEY_MAX, hex);
 	for (i = 0; i < hex / 2; i++) {
 		hi = hex_value(p[start + 2 * i]);
 		lo = hex_value(p[start + 2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			OPENSSL_cleanse(key, sizeof(key));
-			return key_error(err, errlen, -EINVAL, "%s:%u: key %u: not a hex digit",
-					 path, line, (unsigned)id);
+			return log_fill(err, errlen, -EINVAL, "%s:%u: key %u: not a hex digit",
+					path, line, (unsigned)id);
 		}
 		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	r = wire_keys_add(keys, (uint32_t)id, key, hex / 2);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r == -EEXIST)
-		return key_error(err, errlen, -EINVAL, "%s:%u: key id %u appears twice",
-				 path, line, (unsigned)id);
+		return log_fill(err, errlen, -EINVAL, "%s:%u: key id %u appears twice",
+				path, line, (unsigned)id);
 	if (r == -ENOSPC)
-		return key_error(err, errlen, -EINVAL, "%s:%u: more than %d keys",
-				 path, line, WIRE_KEYS_MAX);
+		return log_fill(err, errlen, -EINVAL, "%s:%u: more than %d keys",
+				path, line, WIRE_KEYS_MAX);
 	if (r < 0)
-		return key_error(err, errlen, r, "%s:%u: cannot set up HMAC-SHA256", path, line);
+		return log_fill(err, errlen, r, "%s:%u: cannot set up HMAC-SHA256", path, line);
 	return 0;
 }
 
@@ -173,7 +159,7 @@ int keyfile_load(const char *path, struct wire_keys *keys, char *err, size_t err
 
 	r = wire_keys_init(keys);
 	if (r < 0)
-		return key_error(err, errlen, r, "%s: OpenSSL has no HMAC", path);
+		return log_fill(err, errlen, r, "%s: OpenSSL has no HMAC", path);
 	r = key_read(path, &text, &size, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -182,7 +168,7 @@ int keyfile_load(const char *path, struct wire_keys *keys, char *err, size_t err
 		n = nl ? (size_t)(nl - (text + off)) : size - off;
 		line++;
 		if (memchr(text + off, '\0', n))
-			r = key_error(err, errlen, -EINVAL, "%s:%u: NUL byte in the line", path, line);
+			r = log_fill(err, errlen, -EINVAL, "%s:%u: NUL byte in the line", path, line);
 		else
 			r = key_line(text + off, n, path, line, keys, err, errlen);
 		off += n + 1;
@@ -190,7 +176,7 @@ int keyfile_load(const char *path, struct wire_keys *keys, char *err, size_t err
 	OPENSSL_cleanse(text, KEYFILE_SIZE_MAX + 1);
 	free(text);
 	if (r == 0 && keys->count == 0)
-		r = key_error(err, errlen, -EINVAL, "%s: no key (expected \"ID HEXKEY\" lines)", path);
+		r = log_fill(err, errlen, -EINVAL, "%s: no key (expected \"ID HEXKEY\" lines)", path);
 	if (r == 0)
 		return 0;
 fail:

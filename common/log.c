@@ -59,6 +59,18 @@ void log_msg(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+int log_fill(char *buf, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (buf && len) {
+		va_start(ap, fmt);
+		vsnprintf(buf, len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 void fatal(const char *fmt, ...)
 {
 	va_list ap;

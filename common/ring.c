@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "ring.h"
 
 _Static_assert(sizeof(struct ring_header) <= RING_HEADER_SIZE, "ring header outgrew RING_HEADER_SIZE");
@@ -386,21 +387,6 @@ void ring_writer_close(struct ring_writer *w)
 
 /* ---- reader ---- */
 
-static int ring_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int ring_fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 /* Copies len bytes (a multiple of 8) a word at a time: the writer may be storing. */
 static void ring_copy_words(void *dst, const void *src, size_t len)
 {
@@ -428,71 +414,71 @@ static int ring_check_header(const struct ring_header *h, uint64_t st_size,
 	size_t i;
 
 	if (h->magic != RING_MAGIC)
-		return ring_fail(err, errlen, -EPROTO, "not an ascale ring (bad magic)");
+		return log_fill(err, errlen, -EPROTO, "not an ascale ring (bad magic)");
 	if (h->version_major != RING_VERSION_MAJOR)
-		return ring_fail(err, errlen, -EPROTO,
-				 "ring format %u.%u is %s than this reader (%d.x)",
-				 h->version_major, h->version_minor,
-				 h->version_major > RING_VERSION_MAJOR ? "newer" : "older",
-				 RING_VERSION_MAJOR);
+		return log_fill(err, errlen, -EPROTO,
+				"ring format %u.%u is %s than this reader (%d.x)",
+				h->version_major, h->version_minor,
+				h->version_major > RING_VERSION_MAJOR ? "newer" : "older",
+				RING_VERSION_MAJOR);
 	if (h->file_size != st_size)
-		return ring_fail(err, errlen, -EPROTO,
-				 "the file has %llu bytes but its header says %llu (truncated?)",
-				 (unsigned long long)st_size, (unsigned long long)h->file_size);
+		return log_fill(err, errlen, -EPROTO,
+				"the file has %llu bytes but its header says %llu (truncated?)",
+				(unsigned long long)st_size, (unsigned long long)h->file_size);
 	if (h->header_size < RING_HEADER_MIN || h->header_size > st_size)
-		return ring_fail(err, errlen, -EPROTO, "bad header size %u", h->header_size);
+		return log_fill(err, errlen, -EPROTO, "bad header size %u", h->header_size);
 	if (h->metric_size != sizeof(struct ring_metric))
-		return ring_fail(err, errlen, -EPROTO, "bad metric descriptor size %u (expected %zu)",
-				 h->metric_size, sizeof(struct ring_metric));
+		return log_fill(err, errlen, -EPROTO, "bad metric descriptor size %u (expected %zu)",
+				h->metric_size, sizeof(struct ring_metric));
 	if (h->metric_count > RING_METRICS_MAX)
-		return ring_fail(err, errlen, -EPROTO, "metric count %u is over the limit of %d",
-				 h->metric_count, RING_METRICS_MAX);
+		return log_fill(err, errlen, -EPROTO, "metric count %u is over the limit of %d",
+				h->metric_count, RING_METRICS_MAX);
 	if (h->slot_count < 1 || h->slot_count > RING_SLOTS_MAX)
-		return ring_fail(err, errlen, -EPROTO, "slot count %u is out of range 1..%u",
-				 h->slot_count, RING_SLOTS_MAX);
+		return log_fill(err, errlen, -EPROTO, "slot count %u is out of range 1..%u",
+				h->slot_count, RING_SLOTS_MAX);
 	if (h->slot_size % 8 || h->slot_size < ring_slot_bytes(h->metric_count))
-		return ring_fail(err, errlen, -EPROTO,
-				 "slot size %u is too small for %u metrics or not a multiple of 8",
-				 h->slot_size, h->metric_count);
+		return log_fill(err, errlen, -EPROTO,
+				"slot size %u is too small for %u metrics or not a multiple of 8",
+				h->slot_size, h->metric_count);
 	if (h->slot_offset % 8)
-		return ring_fail(err, errlen, -EPROTO, "slot offset %u is not a multiple of 8",
-				 h->slot_offset);
+		return log_fill(err, errlen, -EPROTO, "slot offset %u is not a multiple of 8",
+				h->slot_offset);
 	metric_end = (uint64_t)h->metric_offset + (uint64_t)h->metric_count * h->metric_size;
 	slot_end = (uint64_t)h->slot_offset + (uint64_t)h->slot_count * h->slot_size;
 	if (metric_end > st_size)
-		return ring_fail(err, errlen, -EPROTO,
-				 "metric descriptors end at byte %llu, past the end of the file (%llu bytes)",
-				 (unsigned long long)metric_end, (unsigned long long)st_size);
+		return log_fill(err, errlen, -EPROTO,
+				"metric descriptors end at byte %llu, past the end of the file (%llu bytes)",
+				(unsigned long long)metric_end, (unsigned long long)st_size);
 	if (h->metric_offset < h->header_size || metric_end > h->slot_offset)
-		return ring_fail(err, errlen, -EPROTO,
-				 "metric descriptors at %u..%llu overlap the header or the slots",
-				 h->metric_offset, (unsigned long long)metric_end);
+		return log_fill(err, errlen, -EPROTO,
+				"metric descriptors at %u..%llu overlap the header or the slots",
+				h->metric_offset, (unsigned long long)metric_end);
 	if (slot_end > st_size)
-		return ring_fail(err, errlen, -EPROTO,
-				 "slots end at byte %llu, past the end of the file (%llu bytes)",
-				 (unsigned long long)slot_end, (unsigned long long)st_size);
+		return log_fill(err, errlen, -EPROTO,
+				"slots end at byte %llu, past the end of the file (%llu bytes)",
+				(unsigned long long)slot_end, (unsigned long long)st_size);
 	if (h->interval_ns <= 0)
-		return ring_fail(err, errlen, -EPROTO, "bad sampling interval %lld ns",
-				 (long long)h->interval_ns);
+		return log_fill(err, errlen, -EPROTO, "bad sampling interval %lld ns",
+				(long long)h->interval_ns);
 	if (h->generation == 0)
-		return ring_fail(err, errlen, -EPROTO, "ring not ready (generation 0)");
+		return log_fill(err, errlen, -EPROTO, "ring not ready (generation 0)");
 	if (h->writer_pid == 0 || h->writer_pid > INT_MAX)
-		return ring_fail(err, errlen, -EPROTO, "bad writer pid %u", h->writer_pid);
+		return log_fill(err, errlen, -EPROTO, "bad writer pid %u", h->writer_pid);
 	if (h->ncpu > h->metric_count)
-		return ring_fail(err, errlen, -EPROTO, "%u CPUs but only %u metrics",
-				 h->ncpu, h->metric_count);
+		return log_fill(err, errlen, -EPROTO, "%u CPUs but only %u metrics",
+				h->ncpu, h->metric_count);
 	for (i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
 		if (!ring_terminated(labels[i], label_sizes[i]))
-			return ring_fail(err, errlen, -EPROTO, "the %s label is not terminated",
-					 ring_label_names[i]);
+			return log_fill(err, errlen, -EPROTO, "the %s label is not terminated",
+					ring_label_names[i]);
 	if (h->stream_offset) {
 		stream_end = (uint64_t)h->stream_offset + h->stream_size;
 		if (h->stream_offset % 8 || h->stream_size < sizeof(struct ring_stream) ||
 		    h->stream_offset < metric_end || stream_end > h->slot_offset)
-			return ring_fail(err, errlen, -EPROTO,
-					 "stream block at %u..%llu is too small, misaligned or "
-					 "overlaps the descriptors or the slots",
-					 h->stream_offset, (unsigned long long)stream_end);
+			return log_fill(err, errlen, -EPROTO,
+					"stream block at %u..%llu is too small, misaligned or "
+					"overlaps the descriptors or the slots",
+					h->stream_offset, (unsigned long long)stream_end);
 	}
 	return 0;
 }
@@ -504,11 +490,11 @@ static int ring_check_metrics(const struct ring_metric *m, uint32_t count,
 
 	for (i = 0; i < count; i++) {
 		if (!ring_terminated(m[i].name, sizeof(m[i].name)))
-			return ring_fail(err, errlen, -EPROTO, "metric %u: name is not terminated", i);
+			return log_fill(err, errlen, -EPROTO, "metric %u: name is not terminated", i);
 		if (!ring_terminated(m[i].alias, sizeof(m[i].alias)))
-			return ring_fail(err, errlen, -EPROTO, "metric %u: alias is not terminated", i);
+			return log_fill(err, errlen, -EPROTO, "metric %u: alias is not terminated", i);
 		if (!ring_terminated(m[i].unit, sizeof(m[i].unit)))
-			return ring_fail(err, errlen, -EPROTO, "metric %u: unit is not terminated", i);
+			return log_fill(err, errlen, -EPROTO, "metric %u: unit is not terminated", i);
 	}
 	return 0;
 }
@@ -522,24 +508,24 @@ static int ring_reader_map(struct ring_reader *r, const char *path, char *err, s
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
 		e = errno;
-		return ring_fail(err, errlen, -e, "cannot open: %s", strerror(e));
+		return log_fill(err, errlen, -e, "cannot open: %s", strerror(e));
 	}
 	if (fstat(r->fd, &st) < 0) {
 		e = errno;
-		return ring_fail(err, errlen, -e, "cannot stat: %s", strerror(e));
+		return log_fill(err, errlen, -e, "cannot stat: %s", strerror(e));
 	}
 	if (!S_ISREG(st.st_mode))
-		return ring_fail(err, errlen, -EPROTO, "not a regular file");
+		return log_fill(err, errlen, -EPROTO, "not a regular file");
 	if ((uint64_t)st.st_size < RING_HEADER_MIN)
-		return ring_fail(err, errlen, -EPROTO,
-				 "the file is too small (%lld bytes) to hold a ring header",
-				 (long long)st.st_size);
+		return log_fill(err, errlen, -EPROTO,
+				"the file is too small (%lld bytes) to hold a ring header",
+				(long long)st.st_size);
 	if ((uint64_t)st.st_size > SIZE_MAX)
-		return ring_fail(err, errlen, -EFBIG, "the file is too large to map");
+		return log_fill(err, errlen, -EFBIG, "the file is too large to map");
 	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, r->fd, 0);
 	if (map == MAP_FAILED) {
 		e = errno;
-		return ring_fail(err, errlen, -e, "cannot map: %s", strerror(e));
+		return log_fill(err, errlen, -e, "cannot map: %s", strerror(e));
 	}
 	r->map = map;
 	r->map_size = (size_t)st.st_size;
@@ -558,13 +544,13 @@ int ring_reader_open(const char *path, struct ring_reader **rp, char *err, size_
 	if (err && errlen)
 		err[0] = '\0';
 	if (!rp)
-		return ring_fail(err, errlen, -EINVAL, "no reader to return");
+		return log_fill(err, errlen, -EINVAL, "no reader to return");
 	*rp = NULL;
 	if (!path)
-		return ring_fail(err, errlen, -EINVAL, "no path");
+		return log_fill(err, errlen, -EINVAL, "no path");
 	r = calloc(1, sizeof(*r));
 	if (!r)
-		return ring_fail(err, errlen, -ENOMEM, "out of memory");
+		return log_fill(err, errlen, -ENOMEM, "out of memory");
 	r->fd = -1;
 	ret = ring_reader_map(r, path, err, errlen);
 	if (ret < 0)
@@ -586,7 +572,7 @@ int ring_reader_open(const char *path, struct ring_reader **rp, char *err, size_
 	r->values = malloc(h->metric_count ? h->metric_count * sizeof(float) : 1);
 	r->path = strdup(path);
 	if (!r->metrics || !r->values || !r->path) {
-		ret = ring_fail(err, errlen, -ENOMEM, "out of memory");
+		ret = log_fill(err, errlen, -ENOMEM, "out of memory");
 		goto fail;
 	}
 	memcpy(r->metrics, r->map + h->metric_offset, mbytes);

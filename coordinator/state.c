@@ -527,21 +527,6 @@ int state_parse(const char *text, size_t len, struct state **out, char *err, siz
 
 /* ---- formatting ---- */
 
-static int format_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int format_error(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
 struct check {
 	const char *name;		/* the setting's */
 	char *err;
@@ -552,24 +537,24 @@ static int check_count(struct check *c, const char *key, unsigned v)
 {
 	if (v <= BACKEND_CAPACITY_MAX)
 		return 0;
-	return format_error(c->err, c->errlen, -ERANGE, "setting %s: %s: expected a count from 0 to %d, not %u",
-			    c->name, key, BACKEND_CAPACITY_MAX, v);
+	return log_fill(c->err, c->errlen, -ERANGE, "setting %s: %s: expected a count from 0 to %d, not %u",
+			c->name, key, BACKEND_CAPACITY_MAX, v);
 }
 
 static int check_time(struct check *c, const char *key, int64_t ns)
 {
 	if (ns >= 0 && ns < TIME_MAX_NS)
 		return 0;
-	return format_error(c->err, c->errlen, -ERANGE, "setting %s: %s: expected a time from 1970 on, not %lld ns",
-			    c->name, key, (long long)ns);
+	return log_fill(c->err, c->errlen, -ERANGE, "setting %s: %s: expected a time from 1970 on, not %lld ns",
+			c->name, key, (long long)ns);
 }
 
 static int check_string(struct check *c, const char *key, const char *buf, size_t size, bool empty_ok)
 {
 	if (memchr(buf, '\0', size) && (empty_ok || buf[0]))
 		return 0;
-	return format_error(c->err, c->errlen, -EINVAL, "setting %s: %s: expected a %sstring of at most %zu bytes",
-			    c->name, key, empty_ok ? "" : "non-empty ", size - 1);
+	return log_fill(c->err, c->errlen, -EINVAL, "setting %s: %s: expected a %sstring of at most %zu bytes",
+			c->name, key, empty_ok ? "" : "non-empty ", size - 1);
 }
 
 /* What the file could not hold (the parser would refuse), in err. */
@@ -581,8 +566,8 @@ static int check_setting(const struct state_setting *s, char *err, size_t errlen
 	int r;
 
 	if (!memchr(s->name, '\0', sizeof(s->name)) || !s->name[0])
-		return format_error(err, errlen, -EINVAL, "expected setting names of 1 to %d bytes",
-				    SETTING_NAME_MAX - 1);
+		return log_fill(err, errlen, -EINVAL, "expected setting names of 1 to %d bytes",
+				SETTING_NAME_MAX - 1);
 	if (s->have_count && ((r = check_count(&c, "count", s->count)) < 0 ||
 			      (r = check_time(&c, "count_time", s->count_ns)) < 0))
 		return r;
@@ -605,8 +590,8 @@ static int check_setting(const struct state_setting *s, char *err, size_t errlen
 	     (r = check_time(&c, "operation.started", op->started_ns)) < 0))
 		return r;
 	if (s->in_flight && op->record && !json_is_object(op->record))
-		return format_error(err, errlen, -EINVAL, "setting %s: operation.record: expected an object or NULL",
-				    s->name);
+		return log_fill(err, errlen, -EINVAL, "setting %s: operation.record: expected an object or NULL",
+				s->name);
 	if (s->have_sim && (r = check_count(&c, "sim_count", s->sim_count)) < 0)
 		return r;
 	return 0;
@@ -654,8 +639,8 @@ int state_format(const struct state *st, int64_t written_ns, char **text, char *
 
 	*text = NULL;
 	if (written_ns < 0 || written_ns >= TIME_MAX_NS)
-		return format_error(err, errlen, -ERANGE, "written: expected a time from 1970 on, not %lld ns",
-				    (long long)written_ns);
+		return log_fill(err, errlen, -ERANGE, "written: expected a time from 1970 on, not %lld ns",
+				(long long)written_ns);
 	for (i = 0; i < st->n; i++)
 		if ((r = check_setting(st->s[i], err, errlen)) < 0)
 			return r;
@@ -666,21 +651,21 @@ int state_format(const struct state *st, int64_t written_ns, char **text, char *
 	for (i = 0; !r && i < st->n; i++) {
 		o = format_setting(st->s[i]);
 		if (!o || json_object_set_new(settings, st->s[i]->name, o) < 0)
-			r = format_error(err, errlen, -EINVAL, "setting %s: a name or string that is not UTF-8",
-					 st->s[i]->name);
+			r = log_fill(err, errlen, -EINVAL, "setting %s: a name or string that is not UTF-8",
+				     st->s[i]->name);
 	}
 	dump = r ? NULL : json_dumps(root, JSON_INDENT(2));
 	json_decref(settings);
 	json_decref(root);
 	if (r)
-		return r == -ENOMEM ? format_error(err, errlen, r, "out of memory") : r;
+		return r == -ENOMEM ? log_fill(err, errlen, r, "out of memory") : r;
 	if (!dump)
-		return format_error(err, errlen, -ENOMEM, "out of memory");
+		return log_fill(err, errlen, -ENOMEM, "out of memory");
 	n = strlen(dump);
 	*text = realloc(dump, n + 2);
 	if (!*text) {
 		free(dump);
-		return format_error(err, errlen, -ENOMEM, "out of memory");
+		return log_fill(err, errlen, -ENOMEM, "out of memory");
 	}
 	memcpy(*text + n, "\n", 2);
 	return 0;
