@@ -65,7 +65,7 @@ FUZZ_LIB_OBJS := $(patsubst %.c,$(B)/fuzz/obj/%.o,$(COMMON_SRCS) $(ENGINE_SRCS))
 BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard tests/bench/*.c))
 BENCH_BINS := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all check bench deps install clean unit fuzz fuzz-hunt deb rpm
+.PHONY: all check bench deps install clean unit fuzz fuzz-hunt deb rpm demo
 all: $(PROGS)
 
 $(B)/obj/%.o: %.c
@@ -162,6 +162,11 @@ deb: all
 
 rpm: all
 	sh packaging/rpm.sh $(B)
+
+# The whole loop on this machine (as root): a load, an agent, a coordinator
+# scaling a simulated endpoint out and back in; about three minutes.
+demo: all
+	sh packaging/demo.sh $(B)
 
 clean:
 	rm -rf $(B)
