@@ -67,10 +67,13 @@ static void status_print_backend(const json_t *s, FILE *f)
 		else
 			fprintf(f, "  backend: reading the count since %s\n", status_str(op, "since"));
 	} else if (json_is_object(last)) {
-		fprintf(f, "  backend: last %s %s at %s (HTTP %lld, %lld attempts): %s\n",
-			status_str(last, "kind"), status_str(last, "status"), status_str(last, "time"),
-			status_int(last, "http_status"), status_int(last, "attempts"),
-			status_str(last, "message"));
+		long long http = status_int(last, "http_status"), n = status_int(last, "attempts");
+
+		fprintf(f, "  backend: last %s %s at %s (", status_str(last, "kind"),
+			status_str(last, "status"), status_str(last, "time"));
+		if (http > 0)
+			fprintf(f, "HTTP %lld, ", http);
+		fprintf(f, "%lld attempt%s): %s\n", n, n == 1 ? "" : "s", status_str(last, "message"));
 	}
 }
 

@@ -32,6 +32,17 @@ const char *backend_status_name(enum backend_status s)
 	return "?";
 }
 
+const char *backend_result_brief(const struct backend_result *r, char *buf, size_t len)
+{
+	char http[32] = "";
+
+	if (r->http_status)
+		snprintf(http, sizeof(http), ", HTTP %ld", r->http_status);
+	snprintf(buf, len, "%s%s, %u attempt%s", backend_status_name(r->status), http, r->attempts,
+		 r->attempts == 1 ? "" : "s");
+	return buf;
+}
+
 int backend_new(const char *type, const char *setting, const char *endpoint,
 		const char *deployment, struct backend **out)
 {

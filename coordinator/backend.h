@@ -171,6 +171,8 @@ void backend_describe(struct backend *b, struct backend_resource *out);
 void backend_free(struct backend *b);
 
 const char *backend_status_name(enum backend_status s);
+/* "failed, HTTP 503, 3 attempts" for a log line: the HTTP status only where there was one. */
+const char *backend_result_brief(const struct backend_result *r, char *buf, size_t len);
 
 /* ---- for the backend modules ---- */
 

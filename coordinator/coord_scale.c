@@ -160,12 +160,13 @@ static void coord_get_soon(struct coord_setting *cs)
 static void coord_get_failed(struct coord_setting *cs, const struct backend_result *r)
 {
 	const char *msg = r->message[0] ? r->message : "?";
+	char brief[64];
 	json_t *rec;
 
 	if (strcmp(cs->get_error, msg) == 0)
 		return;
-	log_err("%s: cannot read the count (%s, HTTP %ld, %u attempts): %s", coord_name(cs),
-		backend_status_name(r->status), r->http_status, r->attempts, msg);
+	log_err("%s: cannot read the count (%s): %s", coord_name(cs),
+		backend_result_brief(r, brief, sizeof(brief)), msg);
 	snprintf(cs->get_error, sizeof(cs->get_error), "%s", msg);
 	rec = coord_record(cs, "api_failure", time_real_ns(), NULL);
 	if (rec)
@@ -325,6 +326,7 @@ static void coord_set_done(struct coord_setting *cs, const struct backend_result
 	const char *name = coord_name(cs);
 	struct engine *e = cs->coord->engine;
 	int64_t now = time_real_ns();
+	char brief[64];
 	unsigned count;
 
 	json_decref(cs->op_action);
@@ -332,9 +334,9 @@ static void coord_set_done(struct coord_setting *cs, const struct backend_result
 	if (r->status != BACKEND_OK) {
 		/* the same refusal action after action is logged once */
 		if (strcmp(cs->set_error, r->message[0] ? r->message : "?") != 0)
-			log_err("%s: setting the count to %u failed (%s, HTTP %ld, %u attempts): %s; "
-				"keeping %u", name, cs->op_capacity, backend_status_name(r->status),
-				r->http_status, r->attempts, r->message, cs->count);
+			log_err("%s: setting the count to %u failed (%s): %s; keeping %u", name,
+				cs->op_capacity, backend_result_brief(r, brief, sizeof(brief)), r->message,
+				cs->count);
 		snprintf(cs->set_error, sizeof(cs->set_error), "%s", r->message[0] ? r->message : "?");
 		cs->hold_until_ns = now + COORD_HOLD_NS;
 		cs->hold_logged = false;
@@ -346,8 +348,8 @@ static void coord_set_done(struct coord_setting *cs, const struct backend_result
 	}
 	cs->set_error[0] = 0;
 	count = r->have_capacity ? r->capacity : cs->op_capacity;
-	log_notice("%s: count %u -> %u set (%u attempts): %s", name, cs->count, count, r->attempts,
-		   r->message);
+	log_notice("%s: count %u -> %u set (%s): %s", name, cs->count, count,
+		   backend_result_brief(r, brief, sizeof(brief)), r->message);
 	cs->count = count;
 	coord_state_count(cs, count);
 	coord_op_end(cs, "succeeded", r, count, r->message);

@@ -107,7 +107,7 @@ class KubernetesBackend(unittest.TestCase):
             self.assertTrue(all(r["auth"] == "Bearer " + TOKEN for r in reqs), reqs)
             self.assertTrue(all(r["method"] in ("GET", "PATCH") for r in reqs), reqs)
             self.assertIn("count 1 read from the backend", c.output())
-            self.assertIn("count 1 -> 3 set (1 attempts): spec.replicas 3", c.output())
+            self.assertIn("count 1 -> 3 set (ok, HTTP 200, 1 attempt): spec.replicas 3", c.output())
 
             # scaled behind ascoord's back, within max: adopted at the next reconcile, not undone
             self.fake.call("/_fake/capacity", {"capacity": 4})
@@ -147,7 +147,7 @@ class KubernetesBackend(unittest.TestCase):
             self.assertIn("kubernetes GET: HTTP 500, retrying in", out)
             self.assertIn("kubernetes PATCH: HTTP 503, retrying in", out)
             self.assertIn("count 1 read from the backend", out)
-            self.assertIn("count 1 -> 3 set (2 attempts)", out)
+            self.assertIn("count 1 -> 3 set (ok, HTTP 200, 2 attempts)", out)
             self.assertNotIn("failed", out)
             self.assertNotIn("cannot read", out)
 
@@ -165,7 +165,7 @@ class KubernetesBackend(unittest.TestCase):
             self.assertGreaterEqual(gap, 1.5, patches)
             out = self.stop(c)
             self.assertIn("kubernetes PATCH: HTTP 429, retrying in 2000 ms", out)
-            self.assertIn("count 1 -> 3 set (2 attempts)", out)
+            self.assertIn("count 1 -> 3 set (ok, HTTP 200, 2 attempts)", out)
 
     def test_forbidden_fails_at_once(self):
         with TempDir() as tmp:
@@ -187,7 +187,7 @@ class KubernetesBackend(unittest.TestCase):
             self.assertEqual(last(st)["status"], "failed")
             self.assertGreaterEqual(len(self.fake.scale_requests("PATCH")), 1)
             out = c.output()
-            self.assertEqual(out.count("setting the count to 3 failed (failed, HTTP 403, 1 attempts): "
+            self.assertEqual(out.count("setting the count to 3 failed (failed, HTTP 403, 1 attempt): "
                                        "PATCH scale: HTTP 403: Forbidden: " + FORBIDDEN["message"]), 1, out)
             self.assertNotIn("retrying", out)
 
