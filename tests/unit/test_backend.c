@@ -14,8 +14,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "backend_loop.h"
-#include "test_server.h"
+#include "fake_arm.h"
 #include "testutil.h"
 #include "timeutil.h"
 
@@ -27,46 +26,19 @@ static char token_path[256];
 
 /* ---- the fake server ---- */
 
-static void write_token(const char *token)
-{
-	FILE *f = fopen(token_path, "w");
-
-	assert_non_null(f);
-	fprintf(f, "%s\n", token);
-	fclose(f);
-}
-
 static int group_setup(void **state)
 {
-	(void)state;
-	if (!mkdtemp(dir))
+	if (backend_group_setup(state, dir) < 0)
 		return -1;
 	snprintf(token_path, sizeof(token_path), "%s/token", dir);
-	if (server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL) < 0 ||
-	    sd_event_new(&event) < 0)
-		return -1;
-	testutil_log_catch();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	log_set_sink(NULL, NULL);
-	sd_event_unref(event);
-	server_stop();
-	unlink(token_path);
-	rmdir(dir);
-	return 0;
+	return server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL);
 }
 
 static int test_setup(void **state)
 {
 	(void)state;
-	write_token(TOKEN1);
-	server_post("/_fake/reset", "{}");
-	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
-	server_post("/_fake/capacity", "{\"capacity\":1}");
+	testutil_write_text(token_path, TOKEN1 "\n");
+	fake_arm_reset(TOKEN1, 1);
 	return 0;
 }
 
@@ -74,40 +46,12 @@ static int test_setup(void **state)
 
 static struct backend *azureml_new(void)
 {
-	struct backend *b;
-	char arm[64];
+	struct backend *b = fake_arm_azureml("2s", "10s");
 
-	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
-	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", server_port);
-	key(b, "subscription", "0000-sub");
-	key(b, "resource_group", "rg1");
-	key(b, "workspace", "ws1");
 	key(b, "token_file", token_path);
-	key(b, "arm", arm);
-	key(b, "retry_delay", "50ms");
 	key(b, "poll_interval", "50ms");
-	key(b, "request_timeout", "2s");
-	key(b, "operation_timeout", "10s");
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
-}
-
-/* requests recorded by the fake with method m, the i-th one (-1: the last) */
-static json_t *recorded(json_t *all, const char *m, int i, int *count)
-{
-	json_t *v, *hit = NULL;
-	size_t k;
-	int n = 0;
-
-	json_array_foreach(all, k, v)
-		if (strcmp(json_string_value(json_object_get(v, "method")), m) == 0) {
-			if (i < 0 || n == i)
-				hit = v;
-			n++;
-		}
-	if (count)
-		*count = n;
-	return hit;
 }
 
 static void test_azureml_set(void **state)
@@ -118,25 +62,23 @@ static void test_azureml_set(void **state)
 	int npatch;
 
 	(void)state;
-	g = do_set(b, 3);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 3);
 	assert_true(g.r.have_capacity);
 	assert_int_equal(g.r.capacity, 3);
 	/* GET (not busy), PATCH (202), poll InProgress, poll Succeeded */
 	assert_int_equal(g.r.attempts, 4);
-	all = server_control("GET", "/_fake/requests", NULL);
-	patch = recorded(all, "PATCH", 0, &npatch);
+	all = server_requests();
+	patch = server_recorded(all, "PATCH", 0, &npatch);
 	assert_int_equal(npatch, 1);
-	assert_string_equal(json_string_value(json_object_get(patch, "body")), "{\"sku\":{\"capacity\":3}}");
-	assert_string_equal(json_string_value(json_object_get(patch, "auth")), "Bearer " TOKEN1);
-	assert_string_equal(json_string_value(json_object_get(patch, "path")),
+	assert_string_equal(server_field(patch, "body"), "{\"sku\":{\"capacity\":3}}");
+	assert_string_equal(server_field(patch, "auth"), "Bearer " TOKEN1);
+	assert_string_equal(server_field(patch, "path"),
 			    "/subscriptions/0000-sub/resourceGroups/rg1/providers/Microsoft.MachineLearningServices"
 			    "/workspaces/ws1/onlineEndpoints/ep1/deployments/blue?api-version=2024-04-01");
-	assert_non_null(strstr(json_string_value(json_object_get(recorded(all, "GET", -1, NULL), "path")),
+	assert_non_null(strstr(server_field(server_recorded(all, "GET", -1, NULL), "path"),
 			       "/mlAsyncOperations/"));
 	json_decref(all);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 3);
 	backend_free(b);
 }
@@ -148,8 +90,7 @@ static void test_azureml_get(void **state)
 
 	(void)state;
 	server_post("/_fake/capacity", "{\"capacity\":7}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 7);
 	assert_int_equal(g.r.http_status, 200);
 	assert_non_null(strstr(g.r.message, "Succeeded"));
@@ -180,7 +121,7 @@ static void test_azureml_unauthorized(void **state)
 	struct got g;
 
 	(void)state;
-	server_post("/_fake/token", "{\"token\":\"something-else\"}");
+	fake_arm_token("something-else");
 	g = do_set(b, 3);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);
@@ -199,12 +140,11 @@ static void test_azureml_500_retried(void **state)
 
 	(void)state;
 	server_post("/_fake/faults", "{\"next\":[500, 502]}");
-	g = do_set(b, 4);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 4);
 	assert_int_equal(g.r.capacity, 4);
 	assert_int_equal(g.r.attempts, 6);
-	all = server_control("GET", "/_fake/requests", NULL);
-	recorded(all, "PATCH", 0, &n);
+	all = server_requests();
+	server_recorded(all, "PATCH", 0, &n);
 	assert_int_equal(n, 1);
 	json_decref(all);
 	assert_non_null(strstr(logbuf, "HTTP 500, retrying"));
@@ -219,8 +159,7 @@ static void test_azureml_retry_after(void **state)
 
 	(void)state;
 	server_post("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":1}]}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.attempts, 2);
 	/* retry_delay is 50 ms: only Retry-After explains a second's wait */
 	assert_true(time_mono_ns() - t0 >= 950 * NSEC_PER_MSEC);
@@ -230,16 +169,9 @@ static void test_azureml_retry_after(void **state)
 static void test_azureml_gives_up(void **state)
 {
 	struct backend *b = azureml_new();
-	struct got g;
 
 	(void)state;
-	key(b, "max_attempts", "2");
-	server_post("/_fake/faults", "{\"next\":[503, 503, 503]}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_RETRYING);
-	assert_int_equal(g.r.attempts, 2);
-	assert_int_equal(g.r.http_status, 503);
-	assert_non_null(strstr(g.r.message, "fake fault 503"));
+	get_gives_up(b);
 	backend_free(b);
 }
 
@@ -264,8 +196,7 @@ static void test_azureml_200_then_wait(void **state)
 	(void)state;
 	/* 200 at once, no operation to poll */
 	server_post("/_fake/config", "{\"patch_status\":200,\"polls\":0}");
-	g = do_set(b, 6);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 6);
 	assert_int_equal(g.r.attempts, 2);
 	backend_free(b);
 }
@@ -289,10 +220,10 @@ static void test_azureml_waits_while_updating(void **state)
 	assert_int_equal(ga.r.status, BACKEND_OK);
 	assert_int_equal(gb.r.status, BACKEND_OK);
 	/* b never sent a PATCH that the busy deployment refused */
-	all = server_control("GET", "/_fake/requests", NULL);
-	p = recorded(all, "PATCH", -1, &n);
+	all = server_requests();
+	p = server_recorded(all, "PATCH", -1, &n);
 	assert_int_equal(n, 2);
-	assert_string_equal(json_string_value(json_object_get(p, "body")), "{\"sku\":{\"capacity\":5}}");
+	assert_string_equal(server_field(p, "body"), "{\"sku\":{\"capacity\":5}}");
 	json_decref(all);
 	ga = do_get(a);
 	assert_int_equal(ga.r.capacity, 5);
@@ -303,18 +234,15 @@ static void test_azureml_waits_while_updating(void **state)
 static void test_token_file_change(void **state)
 {
 	struct backend *b = azureml_new();
-	struct got g;
 	json_t *all;
 
 	(void)state;
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	write_token(TOKEN2);
-	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	all = server_control("GET", "/_fake/requests", NULL);
-	assert_string_equal(json_string_value(json_object_get(recorded(all, "GET", -1, NULL), "auth")),
+	get_ok(b);
+	testutil_write_text(token_path, TOKEN2 "\n");
+	fake_arm_token(TOKEN2);
+	get_ok(b);
+	all = server_requests();
+	assert_string_equal(server_field(server_recorded(all, "GET", -1, NULL), "auth"),
 			    "Bearer " TOKEN2);
 	json_decref(all);
 	assert_non_null(strstr(logbuf, "changed, read again"));
@@ -343,24 +271,22 @@ static void test_kubernetes(void **state)
 	json_t *all, *patch;
 
 	(void)state;
-	g = do_set(b, 4);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 4);
 	assert_int_equal(g.r.capacity, 4);
-	all = server_control("GET", "/_fake/requests", NULL);
-	patch = recorded(all, "PATCH", 0, NULL);
+	all = server_requests();
+	patch = server_recorded(all, "PATCH", 0, NULL);
 	assert_non_null(patch);
-	assert_string_equal(json_string_value(json_object_get(patch, "path")),
+	assert_string_equal(server_field(patch, "path"),
 			    "/apis/apps/v1/namespaces/prod/deployments/web-app/scale");
-	assert_string_equal(json_string_value(json_object_get(patch, "body")), "{\"spec\":{\"replicas\":4}}");
-	assert_string_equal(json_string_value(json_object_get(patch, "ctype")), "application/merge-patch+json");
-	assert_string_equal(json_string_value(json_object_get(patch, "auth")), "Bearer " TOKEN1);
+	assert_string_equal(server_field(patch, "body"), "{\"spec\":{\"replicas\":4}}");
+	assert_string_equal(server_field(patch, "ctype"), "application/merge-patch+json");
+	assert_string_equal(server_field(patch, "auth"), "Bearer " TOKEN1);
 	json_decref(all);
 	server_post("/_fake/capacity", "{\"capacity\":9}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 9);
 
-	server_post("/_fake/token", "{\"token\":\"other\"}");
+	fake_arm_token("other");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);
@@ -379,8 +305,7 @@ static void test_sim(void **state)
 	assert_int_equal(backend_start(b, event), 0);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 2);
-	g = do_set(b, 5);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 5);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 5);
 	backend_free(b);
@@ -415,14 +340,6 @@ static void test_conf(void **state)
 	backend_free(b);
 }
 
-/* last: nothing logged in the whole run carries a token */
-static void test_no_secret_logged(void **state)
-{
-	(void)state;
-	assert_null(strstr(logbuf, "tok-SECRET"));
-	assert_null(strstr(logbuf, "Bearer"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -440,8 +357,9 @@ int main(void)
 		cmocka_unit_test_setup(test_kubernetes, test_setup),
 		cmocka_unit_test_setup(test_sim, test_setup),
 		cmocka_unit_test_setup(test_conf, test_setup),
-		cmocka_unit_test(test_no_secret_logged),
+		/* last: nothing logged in the whole run carries a token */
+		cmocka_unit_test_prestate(test_no_secret_logged, "tok-SECRET"),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, backend_group_teardown);
 }

@@ -35,18 +35,14 @@ static const char *path_of(const char *name)
 
 static void write_file(const char *name, const char *text)
 {
-	FILE *f = fopen(path_of(name), "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	testutil_write_text(path_of(name), text);
 }
 
 static void write_script(const char *name, const char *body)
 {
 	char text[4096];
 
-	snprintf(text, sizeof(text), "#!/bin/sh\nDIR=%s\n%s", dir, body);
+	assert_true(snprintf(text, sizeof(text), "#!/bin/sh\nDIR=%s\n%s", dir, body) < (int)sizeof(text));
 	write_file(name, text);
 	assert_int_equal(chmod(path_of(name), 0755), 0);
 }
@@ -77,20 +73,8 @@ static const char endpoint_script[] =
 
 static int group_setup(void **state)
 {
-	(void)state;
 	loop_block_sigchld();
-	if (!mkdtemp(dir) || sd_event_new(&event) < 0)
-		return -1;
-	testutil_log_catch();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	log_set_sink(NULL, NULL);
-	sd_event_unref(event);
-	return testutil_rm_rf(dir);
+	return backend_group_setup(state, dir);
 }
 
 static int test_setup(void **state)
@@ -116,26 +100,62 @@ static struct backend *exec_new(void)
 	return b;
 }
 
-static struct backend *exec_with(const char *command)
+/* exec_new() from line 11 of test.conf, and command on line 13; not started */
+static struct backend *exec_command(const char *command)
 {
-	struct backend *b = exec_new();
+	struct backend *b;
 
+	conf_line = 10;
+	b = exec_new();
 	key(b, "command", command);
+	return b;
+}
+
+/* exec_command() and more keys (pairs up to a NULL), started */
+__attribute__((sentinel))
+static struct backend *exec_with(const char *command, ...)
+{
+	struct backend *b = exec_command(command);
+	const char *k;
+	va_list ap;
+
+	va_start(ap, command);
+	while ((k = va_arg(ap, const char *)))
+		key(b, k, va_arg(ap, const char *));
+	va_end(ap);
 	assert_int_equal(backend_start(b, event), 0);
 	return b;
+}
+
+/* A started backend whose command is the new script name, with body */
+static struct backend *exec_script(const char *name, const char *body)
+{
+	write_script(name, body);
+	return exec_with(path_of(name), NULL);
+}
+
+#define GET	-1	/* for script_run(): a get, not a set */
+
+/* What one set to n (or one get) gives, with the new script name (with body) as the command */
+static struct got script_run(const char *name, const char *body, int n)
+{
+	struct backend *b = exec_script(name, body);
+	struct got g = n == GET ? do_get(b) : do_set(b, (unsigned)n);
+
+	backend_free(b);
+	return g;
 }
 
 /* ---- the tests ---- */
 
 static void test_set_get_environment(void **state)
 {
-	struct backend *b = exec_with(path_of("endpoint"));
+	struct backend *b = exec_with(path_of("endpoint"), NULL);
 	struct got g;
 	char *env;
 
 	(void)state;
-	g = do_set(b, 4);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 4);
 	assert_true(g.r.have_capacity);
 	assert_int_equal(g.r.capacity, 4);	/* nothing printed: the count asked for */
 	assert_int_equal(g.r.attempts, 1);
@@ -153,8 +173,7 @@ static void test_set_get_environment(void **state)
 	assert_string_equal(read_file("count"), "4\n");
 
 	write_file("count", "7\n");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 7);
 	env = read_file("env.get");
 	assert_non_null(env);
@@ -163,8 +182,7 @@ static void test_set_get_environment(void **state)
 	assert_non_null(strstr(env, "ASCALE_ACTION=get\n"));
 	assert_non_null(strstr(env, "ASCALE_PREVIOUS=4\n"));
 
-	g = do_set(b, 5);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 5);
 	assert_non_null(strstr(read_file("env.set"), "ASCALE_PREVIOUS=7\n"));
 	backend_free(b);
 }
@@ -181,12 +199,10 @@ static void test_get_command_and_arguments(void **state)
 	snprintf(cmd, sizeof(cmd), "%s --read", path_of("endpoint"));
 	key(b, "get_command", cmd);
 	assert_int_equal(backend_start(b, event), 0);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 2);
 	assert_non_null(strstr(read_file("env.get"), "args: --read\n"));
-	g = do_set(b, 3);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 3);
 	assert_non_null(strstr(read_file("env.set"), "args: two words it's SECRET-ARG\n"));
 	backend_free(b);
 	/* neither the arguments nor the environment are logged */
@@ -196,36 +212,26 @@ static void test_get_command_and_arguments(void **state)
 
 static void test_set_prints_a_count(void **state)
 {
-	struct backend *b;
 	struct got g;
 
 	(void)state;
 	/* the API rounded the request up: the count printed is the one in effect */
-	write_script("rounds", "echo 8; echo 'more text'\n");
-	b = exec_with(path_of("rounds"));
-	g = do_set(b, 7);
+	g = script_run("rounds", "echo 8; echo 'more text'\n", 7);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 8);
-	backend_free(b);
 	/* text that is not a count: the exit status says it worked */
-	write_script("chatty", "echo 'deployment.apps/web scaled'\n");
-	b = exec_with(path_of("chatty"));
-	g = do_set(b, 3);
+	g = script_run("chatty", "echo 'deployment.apps/web scaled'\n", 3);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 3);
-	backend_free(b);
 }
 
 static void expect_get(const char *output, enum backend_status status, unsigned count, const char *msg)
 {
-	struct backend *b;
 	struct got g;
 	char body[256];
 
 	snprintf(body, sizeof(body), "printf '%s'\n", output);
-	write_script("get", body);
-	b = exec_with(path_of("get"));
-	g = do_get(b);
+	g = script_run("get", body, GET);
 	assert_int_equal(g.r.status, status);
 	if (status == BACKEND_OK) {
 		assert_true(g.r.have_capacity);
@@ -236,7 +242,6 @@ static void expect_get(const char *output, enum backend_status status, unsigned 
 			print_error("message: %s\n", g.r.message);
 		assert_non_null(strstr(g.r.message, msg));
 	}
-	backend_free(b);
 }
 
 static void test_get_parsing(void **state)
@@ -263,26 +268,20 @@ static void test_tempfail_retried(void **state)
 
 	(void)state;
 	/* 75 twice, then success */
-	write_script("flaky",
-		     "n=$(cat \"$DIR/tries\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$DIR/tries\"\n"
-		     "if [ $n -lt 3 ]; then echo 'throttled' >&2; exit 75; fi\n"
-		     "echo 6\n");
 	unlink(path_of("tries"));
-	b = exec_with(path_of("flaky"));
 	logbuf[0] = '\0';
-	g = do_get(b);
+	g = script_run("flaky",
+		       "n=$(cat \"$DIR/tries\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$DIR/tries\"\n"
+		       "if [ $n -lt 3 ]; then echo 'throttled' >&2; exit 75; fi\n"
+		       "echo 6\n", GET);
 	assert_int_equal(g.r.status, BACKEND_OK);
 	assert_int_equal(g.r.capacity, 6);
 	assert_int_equal(g.r.attempts, 3);
 	assert_non_null(strstr(logbuf, "exited with 75 (EX_TEMPFAIL), retrying in"));
-	backend_free(b);
 
 	/* always 75: retried up to max_attempts, then RETRYING */
 	write_script("busy", "echo 'first line' >&2; echo 'the API is busy, later' >&2; exit 75\n");
-	b = exec_new();
-	key(b, "command", path_of("busy"));
-	key(b, "max_attempts", "3");
-	assert_int_equal(backend_start(b, event), 0);
+	b = exec_with(path_of("busy"), "max_attempts", "3", NULL);
 	g = do_set(b, 4);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	assert_int_equal(g.r.err, -EAGAIN);
@@ -296,17 +295,14 @@ static void test_tempfail_retried(void **state)
 
 static void test_timeout(void **state)
 {
-	struct backend *b = exec_new();
+	struct backend *b;
 	struct got g;
 	char *pids;
 
 	(void)state;
 	write_script("slow", "echo $$ >> \"$DIR/slow.pids\"; sleep 100\n");
 	unlink(path_of("slow.pids"));
-	key(b, "command", path_of("slow"));
-	key(b, "timeout", "200ms");
-	key(b, "max_attempts", "2");
-	assert_int_equal(backend_start(b, event), 0);
+	b = exec_with(path_of("slow"), "timeout", "200ms", "max_attempts", "2", NULL);
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	assert_int_equal(g.r.err, -ETIMEDOUT);
@@ -322,41 +318,31 @@ static void test_timeout(void **state)
 
 static void test_failure_message(void **state)
 {
-	struct backend *b;
 	struct got g;
 
 	(void)state;
-	write_script("refuses",
-		     "echo 'Starting' >&2\n"
-		     "printf 'Error: quota \\001exceeded for blue  \\n\\n  \\n' >&2\n"
-		     "exit 1\n");
-	b = exec_with(path_of("refuses"));
-	g = do_set(b, 9);
+	g = script_run("refuses",
+		       "echo 'Starting' >&2\n"
+		       "printf 'Error: quota \\001exceeded for blue  \\n\\n  \\n' >&2\n"
+		       "exit 1\n", 9);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.attempts, 1);
 	assert_non_null(strstr(g.r.message, "refuses exited with 1: Error: quota ?exceeded for blue"));
 	assert_null(strstr(g.r.message, "Starting"));
 	assert_int_equal(g.r.message[strlen(g.r.message) - 1], 'e');
-	backend_free(b);
 
 	/* a long line is cut */
-	write_script("long", "printf '%0400d\\n' 0 >&2; exit 2\n");
-	b = exec_with(path_of("long"));
-	g = do_get(b);
+	g = script_run("long", "printf '%0400d\\n' 0 >&2; exit 2\n", GET);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_non_null(strstr(g.r.message, "exited with 2: 000"));
 	assert_non_null(strstr(g.r.message, "..."));
 	assert_true(strlen(strstr(g.r.message, ": 000") + 2) <= BACKEND_LINE_MAX);
-	backend_free(b);
 
 	/* killed by a signal: failed too */
-	write_script("dies", "echo 'out of memory' >&2; kill -KILL $$\n");
-	b = exec_with(path_of("dies"));
-	g = do_get(b);
+	g = script_run("dies", "echo 'out of memory' >&2; kill -KILL $$\n", GET);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_non_null(strstr(g.r.message, "dies killed by signal 9"));
 	assert_non_null(strstr(g.r.message, "out of memory"));
-	backend_free(b);
 }
 
 static void test_shell(void **state)
@@ -374,11 +360,9 @@ static void test_shell(void **state)
 	snprintf(cmd, sizeof(cmd), "cat %s/count | head -n 1", dir);
 	key(b, "get_command", cmd);
 	assert_int_equal(backend_start(b, event), 0);
-	g = do_set(b, 12);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 12);
 	assert_string_equal(read_file("count"), "12\n");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 12);
 	backend_free(b);
 }
@@ -392,9 +376,8 @@ static void test_free_while_running(void **state)
 	char *s;
 
 	(void)state;
-	write_script("hangs", "echo $$ > \"$DIR/hangs.pid\"; sleep 100\n");
 	unlink(path_of("hangs.pid"));
-	b = exec_with(path_of("hangs"));
+	b = exec_script("hangs", "echo $$ > \"$DIR/hangs.pid\"; sleep 100\n");
 	assert_int_equal(backend_set(b, 3, on_done, &g), 0);
 	assert_true(backend_busy(b));
 	assert_int_equal(backend_get(b, on_done, &g), -EBUSY);
@@ -419,10 +402,7 @@ static void test_conf_errors(void **state)
 	/* missing command: found at start, at the first backend key's line */
 	assert_int_equal(backend_new("exec", "web", "", "blue", &b), 0);
 	key(b, "timeout", "5s");
-	logbuf[0] = '\0';
-	assert_int_equal(backend_start(b, event), -EINVAL);
-	assert_non_null(strstr(logbuf, "test.conf:11: autoscale web: backend exec needs command"));
-	backend_free(b);
+	assert_int_equal(start_refused(b, "test.conf:11: autoscale web: backend exec needs command"), -EINVAL);
 
 	/* bad values: at once */
 	conf_line = 10;
@@ -437,43 +417,22 @@ static void test_conf_errors(void **state)
 	backend_free(b);
 
 	/* the words: at start (shell = yes may follow), at the key's line */
-	conf_line = 10;
-	b = exec_new();
-	key(b, "command", "/bin/echo 'open");
+	b = exec_command("/bin/echo 'open");
 	key(b, "max_attempts", "2");
-	logbuf[0] = '\0';
-	assert_int_equal(backend_start(b, event), -EINVAL);
-	assert_non_null(strstr(logbuf, "test.conf:13: command: a quote is not closed"));
-	backend_free(b);
+	assert_int_equal(start_refused(b, "test.conf:13: command: a quote is not closed"), -EINVAL);
 
-	conf_line = 10;
-	b = exec_new();
-	key(b, "command", "bin/scale up");
-	assert_true(backend_start(b, event) < 0);
-	assert_non_null(strstr(logbuf, "test.conf:13: command: expected an absolute path or a name searched "
-				       "in $PATH, not 'bin/scale'"));
-	backend_free(b);
+	b = exec_command("bin/scale up");
+	start_refused(b, "test.conf:13: command: expected an absolute path or a name searched in $PATH, not 'bin/scale'");
 
-	conf_line = 10;
-	b = exec_new();
-	key(b, "command", "no-such-scaler-ascale --flag");
+	b = exec_command("no-such-scaler-ascale --flag");
 	snprintf(cmd, sizeof(cmd), "%s/nope", dir);
 	key(b, "get_command", cmd);
-	logbuf[0] = '\0';
-	assert_true(backend_start(b, event) < 0);
-	assert_non_null(strstr(logbuf, "test.conf:13: autoscale web: command: no-such-scaler-ascale: "
-				       "No such file or directory"));
-	backend_free(b);
+	start_refused(b, "test.conf:13: autoscale web: command: no-such-scaler-ascale: No such file or directory");
 
-	conf_line = 10;
-	b = exec_new();
-	key(b, "command", "true");
+	b = exec_command("true");
 	key(b, "get_command", cmd);
-	logbuf[0] = '\0';
-	assert_true(backend_start(b, event) < 0);
-	assert_non_null(strstr(logbuf, "test.conf:14: autoscale web: get_command:"));
-	assert_non_null(strstr(logbuf, "No such file or directory"));
-	backend_free(b);
+	start_refused(b, "test.conf:14: autoscale web: get_command:");
+	expect_log("No such file or directory");
 
 	/* the same line is fine for the shell */
 	b = exec_new();
@@ -498,5 +457,5 @@ int main(void)
 		cmocka_unit_test_setup(test_conf_errors, test_setup),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, backend_group_teardown);
 }

@@ -27,28 +27,6 @@ static char token_path[256];
 
 /* ---- the fake server ---- */
 
-/* the API requests recorded so far with method m; the last one, and how many */
-static json_t *recorded(json_t *all, const char *m, int *count)
-{
-	json_t *v, *hit = NULL;
-	size_t k;
-	int n = 0;
-
-	json_array_foreach(all, k, v)
-		if (strcmp(json_string_value(json_object_get(v, "method")), m) == 0) {
-			hit = v;
-			n++;
-		}
-	if (count)
-		*count = n;
-	return hit;
-}
-
-static const char *field(json_t *req, const char *name)
-{
-	return json_string_value(json_object_get(req, name));
-}
-
 static const char *header(json_t *req, const char *name)
 {
 	return json_string_value(json_object_get(json_object_get(req, "headers"), name));
@@ -56,32 +34,11 @@ static const char *header(json_t *req, const char *name)
 
 static int group_setup(void **state)
 {
-	FILE *f;
-
-	(void)state;
-	if (!mkdtemp(dir))
+	if (backend_group_setup(state, dir) < 0)
 		return -1;
 	snprintf(token_path, sizeof(token_path), "%s/token", dir);
-	f = fopen(token_path, "w");
-	if (!f)
-		return -1;
-	fprintf(f, "%s\n", TOKEN);
-	fclose(f);
-	if (server_start("fake_scaler.py", "--lifetime", "90", NULL) < 0 || sd_event_new(&event) < 0)
-		return -1;
-	testutil_log_catch();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	log_set_sink(NULL, NULL);
-	sd_event_unref(event);
-	server_stop();
-	unlink(token_path);
-	rmdir(dir);
-	return 0;
+	testutil_write_text(token_path, TOKEN "\n");
+	return server_start("fake_scaler.py", "--lifetime", "90", NULL);
 }
 
 static int test_setup(void **state)
@@ -136,18 +93,17 @@ static void test_template_and_headers(void **state)
 
 	(void)state;
 	server_post("/_fake/config", "{\"field\": \"spec.n\"}");
-	g = do_set(b, 4);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 4);
 	assert_true(g.r.have_capacity);
 	assert_int_equal(g.r.capacity, 4);
 	assert_int_equal(g.r.attempts, 1);
 	assert_int_equal(g.r.http_status, 200);
-	all = server_control("GET", "/_fake/requests", NULL);
-	req = recorded(all, "POST", &n);
+	all = server_requests();
+	req = server_recorded(all, "POST", -1, &n);
 	assert_int_equal(n, 1);
-	assert_string_equal(field(req, "path"), "/v1/pools/blue");
+	assert_string_equal(server_field(req, "path"), "/v1/pools/blue");
 	/* no count known yet: {{previous}} is empty */
-	assert_string_equal(field(req, "body"),
+	assert_string_equal(server_field(req, "body"),
 			    "{\"spec\": {\"n\": 4}, \"prev\": \"\", \"who\": \"web/ep1/blue\"}");
 	assert_string_equal(header(req, "X-Api-Key"), API_KEY);
 	assert_string_equal(header(req, "X-Team"), "ml");
@@ -157,12 +113,11 @@ static void test_template_and_headers(void **state)
 	assert_null(header(req, "Authorization"));
 	json_decref(all);
 
-	g = do_set(b, 6);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	all = server_control("GET", "/_fake/requests", NULL);
-	req = recorded(all, "POST", &n);
+	set_ok(b, 6);
+	all = server_requests();
+	req = server_recorded(all, "POST", -1, &n);
 	assert_int_equal(n, 2);
-	assert_string_equal(field(req, "body"),
+	assert_string_equal(server_field(req, "body"),
 			    "{\"spec\": {\"n\": 6}, \"prev\": \"4\", \"who\": \"web/ep1/blue\"}");
 	json_decref(all);
 	backend_free(b);
@@ -176,18 +131,17 @@ static void test_default_body_and_token(void **state)
 	struct got g;
 
 	(void)state;
-	g = do_set(b, 3);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 3);
 	assert_int_equal(g.r.capacity, 3);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 3);
-	all = server_control("GET", "/_fake/requests", NULL);
-	req = recorded(all, "PUT", NULL);
+	all = server_requests();
+	req = server_recorded(all, "PUT", -1, NULL);
 	assert_non_null(req);
-	assert_string_equal(field(req, "body"), "{\"capacity\": 3}");
+	assert_string_equal(server_field(req, "body"), "{\"capacity\": 3}");
 	assert_string_equal(header(req, "Content-Type"), "application/json");
 	assert_string_equal(header(req, "Authorization"), "Bearer " TOKEN);
-	assert_string_equal(header(recorded(all, "GET", NULL), "Authorization"), "Bearer " TOKEN);
+	assert_string_equal(header(server_recorded(all, "GET", -1, NULL), "Authorization"), "Bearer " TOKEN);
 	json_decref(all);
 	backend_free(b);
 }
@@ -201,16 +155,14 @@ static void test_set_reply_count(void **state)
 
 	(void)state;
 	server_post("/_fake/config", "{\"max\": 6}");
-	g = do_set(b, 9);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 9);
 	assert_int_equal(g.r.capacity, 6);
 	assert_non_null(strstr(g.r.message, "/status/replicas is 6"));
 	backend_free(b);
 
 	/* a pointer that the reply does not hold: the count sent */
 	b = http_new_backend(false, extra);
-	g = do_set(b, 5);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 5);
 	assert_int_equal(g.r.capacity, 5);
 	backend_free(b);
 }
@@ -274,8 +226,7 @@ static void test_get_pointer_missing(void **state)
 	/* an array index */
 	b = http_new_backend(true, extra2);
 	server_post("/_fake/count", "{\"count\": [4, 5]}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 4);
 	server_post("/_fake/count", "{\"count\": []}");
 	g = do_get(b);
@@ -326,22 +277,16 @@ static void test_500_retried(void **state)
 	logbuf[0] = '\0';
 	/* a dropped connection (a fresh one: curl itself resends on a reused one), then a 500 */
 	server_post("/_fake/faults", "{\"next\": [\"drop\", 500]}");
-	g = do_set(b, 2);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = set_ok(b, 2);
 	assert_int_equal(g.r.capacity, 2);
 	assert_int_equal(g.r.attempts, 3);
-	all = server_control("GET", "/_fake/requests", NULL);
-	recorded(all, "PUT", &n);
+	all = server_requests();
+	server_recorded(all, "PUT", -1, &n);
 	assert_int_equal(n, 3);
 	json_decref(all);
 	assert_non_null(strstr(logbuf, "http PUT: HTTP 500, retrying"));
 
-	key(b, "max_attempts", "2");
-	server_post("/_fake/faults", "{\"next\": [503, 503, 503]}");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_RETRYING);
-	assert_int_equal(g.r.attempts, 2);
-	assert_non_null(strstr(g.r.message, "fake fault 503"));
+	get_gives_up(b);
 	backend_free(b);
 }
 
@@ -361,27 +306,23 @@ static void test_no_get_url(void **state)
 	assert_false(g.r.have_capacity);
 	assert_int_equal(g.r.attempts, 0);
 	assert_string_equal(g.r.message, "no get_url: the count is unknown until set; give initial");
-	g = do_set(b, 4);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 4);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 4);
 	backend_free(b);
 
 	b = http_new_backend(false, extra);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 3);
 	/* a refused set leaves the count known */
 	server_post("/_fake/faults", "{\"next\": [422]}");
 	g = do_set(b, 8);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
-	g = do_set(b, 5);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	set_ok(b, 5);
 	g = do_get(b);
 	assert_int_equal(g.r.capacity, 5);
-	all = server_control("GET", "/_fake/requests", NULL);
-	assert_null(recorded(all, "GET", &n));
+	all = server_requests();
+	assert_null(server_recorded(all, "GET", -1, &n));
 	assert_int_equal(n, 0);
 	json_decref(all);
 	backend_free(b);
@@ -412,11 +353,7 @@ static void start_bad(const char *const *keys, const char *message)
 	assert_int_equal(backend_new("http", "web", "", "blue", &b), 0);
 	for (; keys[0]; keys += 2)
 		key(b, keys[0], keys[1]);
-	logbuf[0] = '\0';
-	assert_true(backend_start(b, event) < 0);
-	if (!strstr(logbuf, message))
-		fail_msg("expected '%s' in: %s", message, logbuf);
-	backend_free(b);
+	start_refused(b, message);
 }
 
 static void test_conf(void **state)
@@ -463,14 +400,6 @@ static void test_conf(void **state)
 	assert_null(strstr(logbuf, "SECRET"));
 }
 
-/* last: nothing logged since the configuration test carries a header's value or the token */
-static void test_no_secret_logged(void **state)
-{
-	(void)state;
-	assert_null(strstr(logbuf, "SECRET"));
-	assert_null(strstr(logbuf, "Bearer"));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -483,8 +412,9 @@ int main(void)
 		cmocka_unit_test_setup(test_500_retried, test_setup),
 		cmocka_unit_test_setup(test_no_get_url, test_setup),
 		cmocka_unit_test_setup(test_conf, test_setup),
-		cmocka_unit_test(test_no_secret_logged),
+		/* last: nothing logged since the configuration test carries a header's value or the token */
+		cmocka_unit_test_prestate(test_no_secret_logged, "SECRET"),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, backend_group_teardown);
 }

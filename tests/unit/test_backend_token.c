@@ -19,8 +19,7 @@
 #include "timeutil.h"
 
 #define BACKEND_WAIT_NS (20 * NSEC_PER_SEC)
-#include "backend_loop.h"
-#include "test_server.h"
+#include "fake_arm.h"
 #include "testutil.h"
 
 #define TOKEN1 "tok-SECRET-first-0123456789"
@@ -34,12 +33,12 @@ static char script[256];
 /* The Authorization header of every request the fake saw, and how many there were. */
 static size_t fake_auths(char auths[][128], size_t max)
 {
-	json_t *all = server_control("GET", "/_fake/requests", NULL), *v;
+	json_t *all = server_requests(), *v;
 	size_t i, n = 0;
 
 	json_array_foreach(all, i, v)
 		if (n < max)
-			snprintf(auths[n++], 128, "%s", json_string_value(json_object_get(v, "auth")));
+			snprintf(auths[n++], 128, "%s", server_field(v, "auth"));
 	json_decref(all);
 	return n;
 }
@@ -48,11 +47,11 @@ static size_t fake_auths(char auths[][128], size_t max)
 
 static void write_script(const char *body)
 {
-	FILE *f = fopen(script, "w");
+	char text[2048];
 
-	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\necho run >> %s/runs\n%s", dir, body);
-	fclose(f);
+	assert_true(snprintf(text, sizeof(text), "#!/bin/sh\necho run >> %s/runs\n%s", dir, body) <
+		    (int)sizeof(text));
+	testutil_write_text(script, text);
 	assert_int_equal(chmod(script, 0755), 0);
 }
 
@@ -67,8 +66,7 @@ static void reset_runs(void)
 /* Empties the log, which must hold no token so far. */
 static void clear_log(void)
 {
-	assert_null(strstr(logbuf, "tok-SECRET"));
-	assert_null(strstr(logbuf, "Bearer"));
+	expect_no_secret("tok-SECRET");
 	logbuf[0] = '\0';
 }
 
@@ -97,63 +95,38 @@ static void no_token(const struct backend_result *r)
 
 static int group_setup(void **state)
 {
-	(void)state;
 	loop_block_sigchld();
 	got_check = no_token;
-	if (!mkdtemp(dir))
+	if (backend_group_setup(state, dir) < 0)
 		return -1;
 	snprintf(script, sizeof(script), "%s/get-token", dir);
-	if (server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL) < 0 ||
-	    sd_event_new(&event) < 0)
-		return -1;
-	testutil_log_catch();
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	log_set_sink(NULL, NULL);
-	sd_event_unref(event);
-	server_stop();
-	return testutil_rm_rf(dir);
+	return server_start("fake_arm.py", "--token", TOKEN1, "--lifetime", "90", NULL);
 }
 
 static int test_setup(void **state)
 {
 	(void)state;
 	reset_runs();
-	server_post("/_fake/reset", "{}");
-	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
-	server_post("/_fake/capacity", "{\"capacity\":3}");
+	fake_arm_reset(TOKEN1, 3);
 	conf_line = 20;
 	return 0;
 }
 
 /* ---- backends and results ---- */
 
+/* azureml on the fake, on lines 21 to 27 after test_setup, waiting longer for a token command */
 static struct backend *azureml_conf(void)
 {
-	struct backend *b;
-	char arm[64];
-
-	assert_int_equal(backend_new("azureml", "web", "ep1", "blue", &b), 0);
-	snprintf(arm, sizeof(arm), "http://127.0.0.1:%d/", server_port);
-	key(b, "subscription", "0000-sub");
-	key(b, "resource_group", "rg1");
-	key(b, "workspace", "ws1");
-	key(b, "arm", arm);
-	key(b, "retry_delay", "50ms");
-	key(b, "request_timeout", "5s");
-	key(b, "operation_timeout", "20s");
-	return b;
+	return fake_arm_azureml("5s", "20s");
 }
 
-/* azureml with token_command = the script, and more keys (NULL-terminated pairs) */
-static struct backend *azureml_new(const char *k, const char *v)
+/* azureml with token_command = the script, written with body, and one more key k (when not NULL), started */
+static struct backend *azureml_new(const char *body, const char *k, const char *v)
 {
-	struct backend *b = azureml_conf();
+	struct backend *b;
 
+	write_script(body);
+	b = azureml_conf();
 	key(b, "token_command", script);
 	if (k)
 		key(b, k, v);
@@ -170,16 +143,13 @@ static void test_bare_token(void **state)
 	struct got g;
 
 	(void)state;
-	write_script("echo '  " TOKEN1 "  '\necho\n");
-	b = azureml_new(NULL, NULL);
+	b = azureml_new("echo '  " TOKEN1 "  '\necho\n", NULL, NULL);
 	/* start checks the program, but does not run it */
 	assert_int_equal(runs(), 0);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.capacity, 3);
 	assert_int_equal(g.r.attempts, 1);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	get_ok(b);
 	/* cached: run once for both requests */
 	assert_int_equal(runs(), 1);
 	assert_int_equal(fake_auths(auths, 8), 2);
@@ -192,21 +162,17 @@ static void test_json_forms(void **state)
 {
 	struct backend *b;
 	char body[1024], auths[8][128];
-	struct got g;
 
 	(void)state;
 	/* az account get-access-token */
-	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	fake_arm_token(TOKEN2);
 	snprintf(body, sizeof(body),
 		 "cat <<EOF\n{\n  \"accessToken\": \"" TOKEN2 "\",\n  \"expiresOn\": \"2099-01-01 00:00:00.000000\",\n"
 		 "  \"expires_on\": %lld,\n  \"subscription\": \"0000-sub\",\n  \"tenant\": \"t\",\n"
 		 "  \"tokenType\": \"Bearer\"\n}\nEOF\n", (long long)time(NULL) + 3600);
-	write_script(body);
-	b = azureml_new(NULL, NULL);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	b = azureml_new(body, NULL, NULL);
+	get_ok(b);
+	get_ok(b);
 	assert_int_equal(runs(), 1);
 	assert_int_equal(fake_auths(auths, 8), 2);
 	assert_string_equal(auths[1], "Bearer " TOKEN2);
@@ -215,11 +181,10 @@ static void test_json_forms(void **state)
 	/* OAuth's token endpoint */
 	reset_runs();
 	server_post("/_fake/reset", "{}");
-	write_script("echo '{\"access_token\":\"" TOKEN1 "\",\"token_type\":\"Bearer\",\"expires_in\":3599}'\n");
-	server_post("/_fake/token", "{\"token\":\"" TOKEN1 "\"}");
-	b = azureml_new(NULL, NULL);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	fake_arm_token(TOKEN1);
+	b = azureml_new("echo '{\"access_token\":\"" TOKEN1 "\",\"token_type\":\"Bearer\",\"expires_in\":3599}'\n",
+			NULL, NULL);
+	get_ok(b);
 	assert_int_equal(fake_auths(auths, 8), 1);
 	assert_string_equal(auths[0], "Bearer " TOKEN1);
 	backend_free(b);
@@ -228,16 +193,12 @@ static void test_json_forms(void **state)
 static void test_refresh_near_expiry(void **state)
 {
 	struct backend *b;
-	struct got g;
 
 	(void)state;
 	/* expires in 200 s: inside the 5 minutes before expiry, so every request runs the command */
-	write_script("echo '{\"access_token\":\"" TOKEN1 "\",\"expires_in\":200}'\n");
-	b = azureml_new(NULL, NULL);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	b = azureml_new("echo '{\"access_token\":\"" TOKEN1 "\",\"expires_in\":200}'\n", NULL, NULL);
+	get_ok(b);
+	get_ok(b);
 	assert_int_equal(runs(), 2);
 	backend_free(b);
 }
@@ -245,18 +206,14 @@ static void test_refresh_near_expiry(void **state)
 static void test_refresh_when_old(void **state)
 {
 	struct backend *b;
-	struct got g;
 
 	(void)state;
-	write_script("echo " TOKEN1 "\n");
-	b = azureml_new("token_refresh", "1s");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	b = azureml_new("echo " TOKEN1 "\n", "token_refresh", "1s");
+	get_ok(b);
 	assert_int_equal(runs(), 1);
 	/* older than token_refresh: run again before the next request */
 	run_for(1200 * NSEC_PER_MSEC);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	get_ok(b);
 	assert_int_equal(runs(), 2);
 	backend_free(b);
 }
@@ -266,28 +223,18 @@ static void test_refresh_after_401(void **state)
 	struct backend *b;
 	char body[512], current[300], auths[8][128];
 	struct got g;
-	FILE *f;
 
 	(void)state;
 	snprintf(current, sizeof(current), "%s/current", dir);
-	f = fopen(current, "w");
-	assert_non_null(f);
-	fputs(TOKEN1 "\n", f);
-	fclose(f);
+	testutil_write_text(current, TOKEN1 "\n");
 	snprintf(body, sizeof(body), "cat %s\n", current);
-	write_script(body);
-	b = azureml_new(NULL, NULL);
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	b = azureml_new(body, NULL, NULL);
+	get_ok(b);
 	/* the token is revoked and a new one issued */
-	f = fopen(current, "w");
-	assert_non_null(f);
-	fputs(TOKEN2 "\n", f);
-	fclose(f);
-	server_post("/_fake/token", "{\"token\":\"" TOKEN2 "\"}");
+	testutil_write_text(current, TOKEN2 "\n");
+	fake_arm_token(TOKEN2);
 	clear_log();
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	g = get_ok(b);
 	assert_int_equal(g.r.attempts, 2);
 	assert_int_equal(runs(), 2);
 	assert_int_equal(fake_auths(auths, 8), 3);
@@ -296,7 +243,7 @@ static void test_refresh_after_401(void **state)
 	assert_non_null(strstr(logbuf, "HTTP 401, running token_command again"));
 
 	/* a token the server still refuses: refreshed once, then the 401 stands */
-	server_post("/_fake/token", "{\"token\":\"something-else\"}");
+	fake_arm_token("something-else");
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_FAILED);
 	assert_int_equal(g.r.http_status, 401);
@@ -312,8 +259,7 @@ static void expect_failure(const char *body, const char *msg)
 	struct got g;
 
 	server_post("/_fake/reset", "{}");
-	write_script(body);
-	b = azureml_new(NULL, NULL);
+	b = azureml_new(body, NULL, NULL);
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	assert_int_equal(g.r.attempts, 0);
@@ -345,14 +291,12 @@ static void test_failing_then_working(void **state)
 	struct got g;
 
 	(void)state;
-	write_script("exit 3\n");
-	b = azureml_new(NULL, NULL);
+	b = azureml_new("exit 3\n", NULL, NULL);
 	g = do_get(b);
 	assert_int_equal(g.r.status, BACKEND_RETRYING);
 	/* the next operation runs it again */
 	write_script("echo " TOKEN1 "\n");
-	g = do_get(b);
-	assert_int_equal(g.r.status, BACKEND_OK);
+	get_ok(b);
 	assert_int_equal(runs(), 2);
 	backend_free(b);
 }
@@ -364,8 +308,7 @@ static void test_free_while_refreshing(void **state)
 	int64_t end;
 
 	(void)state;
-	write_script("sleep 100\n");
-	b = azureml_new(NULL, NULL);
+	b = azureml_new("sleep 100\n", NULL, NULL);
 	assert_int_equal(backend_get(b, on_done, &g), 0);
 	end = time_mono_ns() + 10 * NSEC_PER_SEC;
 	while (runs() == 0 && time_mono_ns() < end)
@@ -402,9 +345,8 @@ static void test_conf(void **state)
 	conf_line = 20;
 	b = azureml_conf();
 	clear_log();
-	assert_int_equal(backend_start(b, event), -EINVAL);
-	assert_non_null(strstr(logbuf, "test.conf:21: autoscale web: backend azureml needs token_file or token_command"));
-	backend_free(b);
+	assert_int_equal(start_refused(b, "test.conf:21: autoscale web: backend azureml needs token_file or token_command"),
+			 -EINVAL);
 
 	/* bad command lines */
 	conf_line = 20;
@@ -417,22 +359,12 @@ static void test_conf(void **state)
 	assert_non_null(strstr(logbuf, "test.conf:30: token_refresh: expected a duration"));
 	key(b, "token_command", "no-such-token-tool-ascale --json");
 	clear_log();
-	assert_true(backend_start(b, event) < 0);
-	assert_non_null(strstr(logbuf, "token_command: no-such-token-tool-ascale: No such file or directory"));
-	backend_free(b);
+	start_refused(b, "token_command: no-such-token-tool-ascale: No such file or directory");
 
 	/* kubernetes keeps token_file only */
 	assert_int_equal(backend_new("kubernetes", "web", "", "web-app", &b), 0);
 	assert_int_equal(key_r(b, "token_command", script), -ENOENT);
 	backend_free(b);
-}
-
-/* last: nothing logged in the whole run carries a token */
-static void test_no_secret_logged(void **state)
-{
-	(void)state;
-	assert_null(strstr(logbuf, "tok-SECRET"));
-	assert_null(strstr(logbuf, "Bearer"));
 }
 
 int main(void)
@@ -447,8 +379,9 @@ int main(void)
 		cmocka_unit_test_setup(test_failing_then_working, test_setup),
 		cmocka_unit_test_setup(test_free_while_refreshing, test_setup),
 		cmocka_unit_test_setup(test_conf, test_setup),
-		cmocka_unit_test(test_no_secret_logged),
+		/* last: nothing logged in the whole run carries a token */
+		cmocka_unit_test_prestate(test_no_secret_logged, "tok-SECRET"),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, backend_group_teardown);
 }

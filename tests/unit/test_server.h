@@ -134,6 +134,39 @@ static inline void server_post(const char *path, const char *body)
 	json_decref(server_control("POST", path, body));
 }
 
+/* The API requests that a fake from fakebase.py logged since its last reset: a JSON array. */
+static inline json_t *server_requests(void)
+{
+	return server_control("GET", "/_fake/requests", NULL);
+}
+
+/* The string member name of a logged request (method, path, body, auth...), NULL when it has none. */
+static inline const char *server_field(const json_t *req, const char *name)
+{
+	return json_string_value(json_object_get(req, name));
+}
+
+/*
+ * Of the requests all, the i-th one (from 0; -1: the last) with method m,
+ * NULL when there is none; *count, when count is not NULL: how many have m.
+ */
+static inline json_t *server_recorded(json_t *all, const char *m, int i, int *count)
+{
+	json_t *v, *hit = NULL;
+	size_t k;
+	int n = 0;
+
+	json_array_foreach(all, k, v)
+		if (strcmp(server_field(v, "method"), m) == 0) {
+			if (i < 0 || n == i)
+				hit = v;
+			n++;
+		}
+	if (count)
+		*count = n;
+	return hit;
+}
+
 /* A port on 127.0.0.1 that nobody listens on: bound, then closed. */
 static inline int closed_port(void)
 {

@@ -57,6 +57,12 @@ static inline void testutil_write_file(const char *path, const char *text, size_
 	close(fd);
 }
 
+/* Writes the file path (mode 0640) with the string text. */
+static inline void testutil_write_text(const char *path, const char *text)
+{
+	testutil_write_file(path, text, strlen(text));
+}
+
 /* The whole file in a malloc'ed string and its size (len may be NULL); NULL and 0 when it is not there. */
 static inline char *testutil_read_file(const char *path, size_t *len)
 {
