@@ -13,18 +13,8 @@
 
 #include "agent_conf.h"
 #include "log.h"
+#include "testutil.h"
 #include "timeutil.h"
-
-static char logged[4096];
-
-static void capture(int prio, const char *msg, void *user)
-{
-	size_t n = strlen(logged);
-
-	(void)prio;
-	(void)user;
-	snprintf(logged + n, sizeof(logged) - n, "%s\n", msg);
-}
 
 /* Writes text to a temporary file and loads it; returns agent_conf_load's result. */
 static int load(const char *text, struct agent_conf *c, char *path, size_t len)
@@ -38,7 +28,7 @@ static int load(const char *text, struct agent_conf *c, char *path, size_t len)
 	f = fdopen(fd, "w");
 	fputs(text, f);
 	fclose(f);
-	logged[0] = '\0';
+	logbuf[0] = '\0';
 	agent_conf_defaults(c);
 	r = agent_conf_load(path, c);
 	unlink(path);
@@ -134,12 +124,12 @@ static void test_errors(void **state)
 	size_t i;
 
 	(void)state;
-	log_set_sink(capture, NULL);
+	testutil_log_catch();
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(load(cases[i].text, &c, path, sizeof(path)), -EINVAL);
 		snprintf(want, sizeof(want), "%s:%d: ", path, cases[i].line);
-		if (!strstr(logged, want) || !strstr(logged, cases[i].expect))
-			fail_msg("case %zu: wanted '%s...%s', got '%s'", i, want, cases[i].expect, logged);
+		if (!strstr(logbuf, want) || !strstr(logbuf, cases[i].expect))
+			fail_msg("case %zu: wanted '%s...%s', got '%s'", i, want, cases[i].expect, logbuf);
 	}
 	log_set_sink(NULL, NULL);
 }
@@ -190,13 +180,13 @@ static void test_all_errors_reported(void **state)
 	char path[64], want[128];
 
 	(void)state;
-	log_set_sink(capture, NULL);
+	testutil_log_catch();
 	assert_int_equal(load("[agent]\nsource = procfs\nfoo = 1\nbar = 2\n", &c, path, sizeof(path)),
 			 -EINVAL);
 	snprintf(want, sizeof(want), "%s:3: ", path);
-	assert_non_null(strstr(logged, want));
+	assert_non_null(strstr(logbuf, want));
 	snprintf(want, sizeof(want), "%s:4: ", path);
-	assert_non_null(strstr(logged, want));
+	assert_non_null(strstr(logbuf, want));
 	assert_int_equal(c.source, AGENT_SOURCE_AUTO);
 	log_set_sink(NULL, NULL);
 }
@@ -208,10 +198,10 @@ static void test_long_line(void **state)
 
 	(void)state;
 	snprintf(text, sizeof(text), "[agent]\ninstance = %0300d\nsource = procfs\n", 7);
-	log_set_sink(capture, NULL);
+	testutil_log_catch();
 	assert_int_equal(load(text, &c, path, sizeof(path)), -EINVAL);
 	snprintf(want, sizeof(want), "%s:2: line longer than", path);
-	assert_non_null(strstr(logged, want));
+	assert_non_null(strstr(logbuf, want));
 	log_set_sink(NULL, NULL);
 }
 
@@ -220,11 +210,10 @@ static void test_missing_file(void **state)
 	struct agent_conf c;
 
 	(void)state;
-	log_set_sink(capture, NULL);
-	logged[0] = '\0';
+	testutil_log_catch();
 	agent_conf_defaults(&c);
 	assert_int_equal(agent_conf_load("/nonexistent/asagent.conf", &c), -ENOENT);
-	assert_non_null(strstr(logged, "/nonexistent/asagent.conf"));
+	assert_non_null(strstr(logbuf, "/nonexistent/asagent.conf"));
 	log_set_sink(NULL, NULL);
 }
 
