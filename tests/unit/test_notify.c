@@ -40,6 +40,15 @@ static void sink_faults(const char *json)
 	json_decref(sink_control("/_sink/faults", json));
 }
 
+/* The POSTs the sink took since its reset, which must be count. */
+static json_t *sink_posts(size_t count)
+{
+	json_t *posts = sink_control("/_sink/posts", NULL);
+
+	assert_int_equal(json_array_size(posts), count);
+	return posts;
+}
+
 /* The bodies' properties.seq of every POST to path (query aside), in the order received. */
 static size_t sink_seqs(const json_t *posts, const char *path, int *seq, size_t max)
 {
@@ -124,6 +133,31 @@ static void run_idle(struct notify *n, int64_t limit_ns)
 		assert_true(sd_event_run(event, 100000) >= 0);
 	assert_int_equal(notify_stats(n)->pending, 0);
 	assert_int_equal(notify_stats(n)->in_flight, 0);
+}
+
+/*
+ * Posts p to path on the sink through n, with nothing pending, after queueing
+ * faults there (JSON, or NULL); runs the loop until nothing is pending.
+ */
+static void deliver(struct notify *n, const json_t *p, const char *faults, const char *path)
+{
+	char url[256];
+
+	if (faults)
+		sink_faults(faults);
+	url_of(url, sizeof(url), path);
+	assert_int_equal(notify_post(n, url, p), 0);
+	/* queued: nothing started from inside notify_post */
+	assert_int_equal(notify_stats(n)->pending, 1);
+	assert_int_equal(notify_stats(n)->in_flight, 0);
+	run_idle(n, 20 * NSEC_PER_SEC);
+}
+
+static void expect_stats(struct notify *n, uint64_t sent, uint64_t retried, uint64_t failed)
+{
+	assert_int_equal(notify_stats(n)->sent, sent);
+	assert_int_equal(notify_stats(n)->retried, retried);
+	assert_int_equal(notify_stats(n)->failed, failed);
 }
 
 static json_t *payload_seq(const char *setting, int seq)
@@ -251,21 +285,12 @@ static void test_delivered(void **state)
 	struct notify *n = sender(5, 16, 4);
 	json_t *p = payload_seq("web", 7), *posts, *post;
 	const char *ctype;
-	char url[256];
 
 	(void)state;
-	url_of(url, sizeof(url), "/hooks/ops?team=ml");
-	assert_int_equal(notify_post(n, url, p), 0);
-	/* queued: nothing started from inside notify_post */
-	assert_int_equal(notify_stats(n)->pending, 1);
-	assert_int_equal(notify_stats(n)->in_flight, 0);
-	run_idle(n, 10 * NSEC_PER_SEC);
-	assert_int_equal(notify_stats(n)->sent, 1);
-	assert_int_equal(notify_stats(n)->retried, 0);
-	assert_int_equal(notify_stats(n)->failed, 0);
+	deliver(n, p, NULL, "/hooks/ops?team=ml");
+	expect_stats(n, 1, 0, 0);
 
-	posts = sink_control("/_sink/posts", NULL);
-	assert_int_equal(json_array_size(posts), 1);
+	posts = sink_posts(1);
 	post = json_array_get(posts, 0);
 	assert_string_equal(json_string_value(json_object_get(post, "path")), "/hooks/ops?team=ml");
 	ctype = json_string_value(json_object_get(json_object_get(post, "headers"), "Content-Type"));
@@ -283,21 +308,14 @@ static void test_retried_then_sent(void **state)
 	struct notify *n = sender(5, 16, 4);
 	json_t *p = payload_seq("web", 1), *posts;
 	const json_t *post;
-	char url[256];
 	size_t i;
 
 	(void)state;
 	/* a dropped connection first (on a fresh connection, which curl does not re-send by itself) */
-	sink_faults("{\"next\": [\"drop\", 500, {\"status\": 429, \"retry_after\": 1}]}");
-	url_of(url, sizeof(url), "/hook");
-	assert_int_equal(notify_post(n, url, p), 0);
-	run_idle(n, 20 * NSEC_PER_SEC);
-	assert_int_equal(notify_stats(n)->sent, 1);
-	assert_int_equal(notify_stats(n)->retried, 3);
-	assert_int_equal(notify_stats(n)->failed, 0);
+	deliver(n, p, "{\"next\": [\"drop\", 500, {\"status\": 429, \"retry_after\": 1}]}", "/hook");
+	expect_stats(n, 1, 3, 0);
 
-	posts = sink_control("/_sink/posts", NULL);
-	assert_int_equal(json_array_size(posts), 4);
+	posts = sink_posts(4);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(posts, 0), "answer")), "drop");
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(posts, 1), "answer")), 500);
 	assert_int_equal(json_integer_value(json_object_get(json_array_get(posts, 2), "answer")), 429);
@@ -315,20 +333,12 @@ static void test_retried_then_sent(void **state)
 static void test_404_not_retried(void **state)
 {
 	struct notify *n = sender(5, 16, 4);
-	json_t *p = payload_seq("web", 1), *posts;
-	char url[256];
+	json_t *p = payload_seq("web", 1);
 
 	(void)state;
-	sink_faults("{\"next\": [404]}");
-	url_of(url, sizeof(url), "/gone");
-	assert_int_equal(notify_post(n, url, p), 0);
-	run_idle(n, 10 * NSEC_PER_SEC);
-	assert_int_equal(notify_stats(n)->sent, 0);
-	assert_int_equal(notify_stats(n)->retried, 0);
-	assert_int_equal(notify_stats(n)->failed, 1);
-	posts = sink_control("/_sink/posts", NULL);
-	assert_int_equal(json_array_size(posts), 1);
-	json_decref(posts);
+	deliver(n, p, "{\"next\": [404]}", "/gone");
+	expect_stats(n, 0, 0, 1);
+	json_decref(sink_posts(1));
 	assert_non_null(strstr(logbuf, "for autoscale web failed: HTTP 404 (not retried)"));
 	json_decref(p);
 	notify_free(n);
@@ -337,20 +347,13 @@ static void test_404_not_retried(void **state)
 static void test_attempts_exhausted(void **state)
 {
 	struct notify *n = sender(3, 16, 4);
-	json_t *p = payload_seq("web", 1), *posts;
+	json_t *p = payload_seq("web", 1);
 	char url[256];
 
 	(void)state;
-	sink_faults("{\"next\": [500, 503, 502, 500]}");
-	url_of(url, sizeof(url), "/busy");
-	assert_int_equal(notify_post(n, url, p), 0);
-	run_idle(n, 10 * NSEC_PER_SEC);
-	assert_int_equal(notify_stats(n)->retried, 2);
-	assert_int_equal(notify_stats(n)->failed, 1);
-	assert_int_equal(notify_stats(n)->sent, 0);
-	posts = sink_control("/_sink/posts", NULL);
-	assert_int_equal(json_array_size(posts), 3);
-	json_decref(posts);
+	deliver(n, p, "{\"next\": [500, 503, 502, 500]}", "/busy");
+	expect_stats(n, 0, 2, 1);
+	json_decref(sink_posts(3));
 	assert_non_null(strstr(logbuf, "failed: HTTP 502 after 3 attempts"));
 
 	/* nobody listening: connection errors are retried, then given up too */
@@ -367,7 +370,7 @@ static void test_attempts_exhausted(void **state)
 static void test_queue_bound(void **state)
 {
 	struct notify *n = sender(5, 3, 4);
-	json_t *p = payload_seq("web", 1), *posts;
+	json_t *p = payload_seq("web", 1);
 	char url[256];
 	int i;
 
@@ -384,9 +387,7 @@ static void test_queue_bound(void **state)
 	assert_int_equal(count(logbuf, "queue full"), 1);
 	run_idle(n, 10 * NSEC_PER_SEC);
 	assert_int_equal(notify_stats(n)->sent, 3);
-	posts = sink_control("/_sink/posts", NULL);
-	assert_int_equal(json_array_size(posts), 3);
-	json_decref(posts);
+	json_decref(sink_posts(3));
 	/* room again */
 	assert_int_equal(notify_post(n, url, p), 0);
 	run_idle(n, 10 * NSEC_PER_SEC);
@@ -591,15 +592,6 @@ static void test_url_ok(void **state)
 	free(longurl);
 }
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 static void test_url_read(void **state)
 {
 	char dir[] = "/tmp/test_notify.XXXXXX", path[128], url[NOTIFY_URL_MAX], why[128], text[1024];
@@ -613,18 +605,18 @@ static void test_url_read(void **state)
 		 "triggers/manual/paths/invoke?api-version=2016-10-01&sp=%%2Ftriggers%%2Fmanual%%2Frun&sv=1.0&sig=%064d",
 		 0, 0);
 	snprintf(text, sizeof(text), "# ops channel\n\n  %s  \r\n", longurl);
-	write_file(path, text);
+	testutil_write_text(path, text);
 	assert_int_equal(notify_url_read(path, url, sizeof(url), why, sizeof(why)), 0);
 	assert_string_equal(url, longurl);
 	assert_int_equal(notify_url_read(path, url, 64, why, sizeof(why)), -ENAMETOOLONG);
 
-	write_file(path, "https://a.example.com/1\nhttps://b.example.com/2\n");
+	testutil_write_text(path, "https://a.example.com/1\nhttps://b.example.com/2\n");
 	assert_int_equal(notify_url_read(path, url, sizeof(url), why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "one URL"));
-	write_file(path, "# nothing\n\n");
+	testutil_write_text(path, "# nothing\n\n");
 	assert_int_equal(notify_url_read(path, url, sizeof(url), why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "no URL"));
-	write_file(path, "ftp://x.example.com/" SECRET "\n");
+	testutil_write_text(path, "ftp://x.example.com/" SECRET "\n");
 	assert_int_equal(notify_url_read(path, url, sizeof(url), why, sizeof(why)), -EINVAL);
 	assert_null(strstr(why, SECRET));
 	unlink(path);
