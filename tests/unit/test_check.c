@@ -13,6 +13,7 @@
 #include "log.h"
 #include "schedule.h"
 #include "setting.h"
+#include "testutil.h"
 #include "tz.h"
 
 #define DATA "tests/data/check/"
@@ -183,8 +184,6 @@ int main(void)
 		cmocka_unit_test_setup(test_flap_edges, setup),
 		cmocka_unit_test_setup(test_load, setup),
 	};
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
-	tz_cleanup();
-	return r;
+	return testutil_run_then(tests, tz_cleanup);
 }

@@ -18,6 +18,7 @@
 #include "schedule.h"
 #include "setting.h"
 #include "store.h"
+#include "testutil.h"
 #include "timeutil.h"
 #include "tz.h"
 
@@ -758,8 +759,6 @@ int main(void)
 		cmocka_unit_test_teardown(test_profiles_dst, teardown),
 		cmocka_unit_test_teardown(test_records, teardown),
 	};
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
-	tz_cleanup();
-	return r;
+	return testutil_run_then(tests, tz_cleanup);
 }

@@ -11,6 +11,7 @@
 
 #include "schedule.h"
 #include "setting.h"
+#include "testutil.h"
 #include "tz.h"
 
 #define CONF "tests/data/check/schedule.conf"
@@ -188,8 +189,6 @@ int main(void)
 		cmocka_unit_test(test_year),
 		cmocka_unit_test(test_parse_time),
 	};
-	int r = cmocka_run_group_tests(tests, NULL, NULL);
 
-	tz_cleanup();
-	return r;
+	return testutil_run_then(tests, tz_cleanup);
 }

@@ -277,13 +277,6 @@ static void test_limits(void **state)
 	assert_int_equal(setting_conf_load(DATA "no-such-file.conf", NULL, NULL, &conf), -ENOENT);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	tz_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -294,5 +287,5 @@ int main(void)
 		cmocka_unit_test_setup(test_limits, setup),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	return testutil_run_then(tests, tz_cleanup);
 }

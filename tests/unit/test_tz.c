@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "tz.h"
 
 static int64_t utc(int y, int mo, int d, int h, int mi)
@@ -252,13 +253,6 @@ static void test_all_windows_names(void **state)
 	assert_true(n > 100);
 }
 
-static int teardown(void **state)
-{
-	(void)state;
-	tz_cleanup();
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,5 +266,5 @@ int main(void)
 		cmocka_unit_test(test_all_windows_names),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, teardown);
+	return testutil_run_then(tests, tz_cleanup);
 }

@@ -108,4 +108,19 @@ static inline int testutil_tempdir_end(const char *base, int r)
 #define testutil_run_in_tempdir(tests, base) \
 	(mkdtemp(base) ? testutil_tempdir_end((base), cmocka_run_group_tests(tests, NULL, NULL)) : 1)
 
+/* r, after cleanup(): what testutil_run_then() returns. */
+static inline int testutil_then(int r, void (*cleanup)(void))
+{
+	cleanup();
+	return r;
+}
+
+/*
+ * For main(): runs the cmocka group tests (no group setup or teardown), then
+ * cleanup(), which frees what the code under test keeps for the whole run
+ * (tz_cleanup()); cmocka's result.
+ */
+#define testutil_run_then(tests, cleanup) \
+	testutil_then(cmocka_run_group_tests(tests, NULL, NULL), (cleanup))
+
 #endif
