@@ -41,13 +41,9 @@ static void quiet(int prio, const char *msg, void *user)
 static void load(const char *text)
 {
 	char path[64];
-	FILE *f;
 
 	snprintf(path, sizeof(path), "/tmp/test_engine.%d.conf", (int)getpid());
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	testutil_write_text(path, text);
 	log_set_sink(quiet, NULL);
 	assert_int_equal(setting_conf_load(path, NULL, NULL, &conf), 0);
 	unlink(path);
@@ -93,7 +89,24 @@ static void eval(int64_t t, unsigned count)
 	assert_int_equal(engine_evaluate(eng, 0, t, count, &d), 0);
 }
 
+/* eval() at t with count: the count after */
+static unsigned after_eval(int64_t t, unsigned count)
+{
+	eval(t, count);
+	return d.after;
+}
+
+/* feed() from one instance, then eval() at the end of it with count */
+static void feed_eval(const char *metric, int64_t from, int64_t to, double v, unsigned count)
+{
+	feed(metric, from, to, v, 1);
+	eval(to, count);
+}
+
 #define BASE "[autoscale web]\ndeployment = blue\nendpoint = ep\n"
+/* setting web's default profile */
+#define DEFAULT(min, max, count) \
+	"[profile web default]\nmin_count = " #min "\nmax_count = " #max "\ncount = " #count "\n"
 
 /* ---- the store: grains, instance means, time aggregations ---- */
 
@@ -344,12 +357,11 @@ static void test_store_forget(void **state)
 static void test_flapping_skip(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 3\n"
+	load(BASE DEFAULT(1, 10, 3)
 	     "[rule web default out]\ncondition = m > 600 avg 5m\nscale = out 1\n"
 	     "[rule web default in]\ncondition = m < 600 avg 5m\nscale = in 1\n");
 	feed("m", T0, T0 + 6 * M, 575, 3);
-	eval(T0 + 6 * M, 3);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + 6 * M, 3), 3);
 	assert_true(d.events & EV_FLAPPING);
 	assert_false(d.events & EV_SCALE);
 	assert_int_equal(d.wanted, 2);
@@ -358,8 +370,7 @@ static void test_flapping_skip(void **state)
 	assert_non_null(strstr(d.reason, "flapping"));
 	/* the flapping event starts no cooldown: at 400 (400 x 3 / 2 = 600, not > 600) it scales in */
 	feed("m", T0 + 6 * M, T0 + 12 * M, 400, 3);
-	eval(T0 + 12 * M, 3);
-	assert_int_equal(d.after, 2);
+	assert_int_equal(after_eval(T0 + 12 * M, 3), 2);
 	assert_int_equal(d.cause, CAUSE_RULE);
 	assert_false(d.flapping_adjusted);
 	assert_true(d.rules[0].estimate == 600);
@@ -369,7 +380,7 @@ static void test_flapping_skip(void **state)
 static void test_flapping_partial(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 40\ncount = 30\n"
+	load(BASE DEFAULT(1, 40, 30)
 	     "[rule web default out]\ncondition = cpu > 80 avg 5m\nscale = out 1\n"
 	     "[rule web default in]\ncondition = cpu < 75 avg 5m\nscale = in 10\n");
 	feed("cpu", T0, T0 + 5 * M, 70, 2);
@@ -386,27 +397,22 @@ static void test_flapping_partial(void **state)
 static void test_clamp(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 2\nmax_count = 5\ncount = 2\n"
+	load(BASE DEFAULT(2, 5, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\ncooldown = 10\n");
-	feed("cpu", T0, T0 + 2 * M, 90, 1);
-	eval(T0 + 2 * M, 1);
+	feed_eval("cpu", T0, T0 + 2 * M, 90, 1);
 	assert_int_equal(d.after, 2);
 	assert_int_equal(d.cause, CAUSE_CLAMP);
 	assert_int_equal(d.rule, -1);
-	eval(T0 + 2 * M, 9);
-	assert_int_equal(d.after, 5);
+	assert_int_equal(after_eval(T0 + 2 * M, 9), 5);
 	assert_int_equal(d.cause, CAUSE_CLAMP);
 	/* no cooldown from the clamps: the rule acts at once */
-	eval(T0 + 2 * M, 2);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + 2 * M, 2), 3);
 	assert_int_equal(d.cause, CAUSE_RULE);
 	/* now in cooldown, a clamp still happens */
-	feed("cpu", T0 + 2 * M, T0 + 3 * M, 90, 1);
-	eval(T0 + 3 * M, 7);
+	feed_eval("cpu", T0 + 2 * M, T0 + 3 * M, 90, 7);
 	assert_int_equal(d.after, 5);
 	assert_int_equal(d.cause, CAUSE_CLAMP);
-	eval(T0 + 3 * M, 3);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + 3 * M, 3), 3);
 	assert_int_equal(d.rules[0].state, RS_COOLDOWN);
 }
 
@@ -414,38 +420,32 @@ static void test_clamp(void **state)
 static void test_missing(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 3\n"
+	load(BASE DEFAULT(1, 10, 3)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 2\n"
 	     "[rule web default in]\ncondition = mem < 10 avg 1m\nscale = in 1\n"
 	     "[rule web default in2]\ncondition = cpu < 20 avg 1m\nscale = in 1\n");
-	eval(T0, 5);
-	assert_int_equal(d.after, 5);		/* at or above the default: nothing */
+	assert_int_equal(after_eval(T0, 5), 5);	/* at or above the default: nothing */
 	assert_int_equal(d.cause, CAUSE_NONE);
 	assert_true(d.events & EV_MISSING);
-	eval(T0 + M, 2);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + M, 2), 3);
 	assert_int_equal(d.cause, CAUSE_MISSING);
 	assert_int_equal(d.rule, -1);
 	assert_int_equal(d.rules[0].state, RS_MISSING);
 	/* cpu is low, mem missing: no scale-in while a metric is missing */
-	feed("cpu", T0 + M, T0 + 3 * M, 5, 1);
-	eval(T0 + 3 * M, 5);
+	feed_eval("cpu", T0 + M, T0 + 3 * M, 5, 5);
 	assert_int_equal(d.after, 5);
 	assert_false(d.events & EV_MISSING);	/* still missing: no new event */
 	assert_non_null(strstr(d.reason, "no scale-in"));
 	/* scale-out rules with data still act */
-	feed("cpu", T0 + 3 * M, T0 + 5 * M, 90, 1);
-	eval(T0 + 5 * M, 5);
+	feed_eval("cpu", T0 + 3 * M, T0 + 5 * M, 90, 5);
 	assert_int_equal(d.after, 7);
 	assert_int_equal(d.cause, CAUSE_RULE);
 	/* missing below the default scales to it, whatever the cooldown */
-	eval(T0 + 5 * M + 10 * S, 2);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + 5 * M + 10 * S, 2), 3);
 	assert_int_equal(d.cause, CAUSE_MISSING);
 	/* recovery */
 	feed("mem", T0 + 5 * M, T0 + 7 * M, 50, 1);
-	feed("cpu", T0 + 5 * M, T0 + 7 * M, 30, 1);
-	eval(T0 + 7 * M, 3);
+	feed_eval("cpu", T0 + 5 * M, T0 + 7 * M, 30, 3);
 	assert_true(d.events & EV_RECOVERED);
 }
 
@@ -453,73 +453,62 @@ static void test_missing(void **state)
 static void test_warming(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 5m\nscale = out 1\n");
-	feed("cpu", T0 + 3 * M, T0 + 5 * M, 90, 1);
-	eval(T0 + 5 * M, 2);
+	feed_eval("cpu", T0 + 3 * M, T0 + 5 * M, 90, 2);
 	assert_int_equal(d.rules[0].state, RS_WARMING);
 	assert_int_equal(d.after, 2);
-	feed("cpu", T0 + 5 * M, T0 + 8 * M + S, 90, 1);
-	eval(T0 + 8 * M + S, 2);
+	feed_eval("cpu", T0 + 5 * M, T0 + 8 * M + S, 90, 2);
 	assert_int_equal(d.rules[0].state, RS_FIRED);
 	assert_int_equal(d.after, 3);
+}
+
+/* Minute k from T0: cpu, mem and queue at these values, then eval() at its end with count. */
+static void minute(int k, double cpu, double mem, double queue, unsigned count)
+{
+	feed("cpu", T0 + k * M, T0 + (k + 1) * M, cpu, 1);
+	feed("mem", T0 + k * M, T0 + (k + 1) * M, mem, 1);
+	feed_eval("queue", T0 + k * M, T0 + (k + 1) * M, queue, count);
 }
 
 /* 7: scale-in needs every in rule; to N rules */
 static void test_and_and_to(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 5\n"
+	load(BASE DEFAULT(1, 10, 5)
 	     "[rule web default in1]\ncondition = cpu < 30 avg 1m\nscale = in 1\ncooldown = 0\n"
 	     "[rule web default in2]\ncondition = mem < 30 avg 1m\nscale = in 2\ncooldown = 0\n"
 	     "[rule web default to8]\ncondition = queue > 100 max 1m\nscale = to 8\ncooldown = 0\n"
 	     "[rule web default to2]\ncondition = queue < 1 max 1m\nscale = to 2\ncooldown = 0\n");
-	feed("cpu", T0, T0 + M, 10, 1);
-	feed("mem", T0, T0 + M, 50, 1);
-	feed("queue", T0, T0 + M, 50, 1);
-	eval(T0 + M, 5);
+	minute(0, 10, 50, 50, 5);
 	assert_int_equal(d.after, 5);
 	assert_non_null(strstr(d.reason, "1 of 2 scale-in rules fired"));
 	/* both fire: scale in as little as possible (in 1 → 4) */
-	feed("cpu", T0 + M, T0 + 2 * M, 10, 1);
-	feed("mem", T0 + M, T0 + 2 * M, 10, 1);
-	feed("queue", T0 + M, T0 + 2 * M, 50, 1);
-	eval(T0 + 2 * M, 5);
+	minute(1, 10, 10, 50, 5);
 	assert_int_equal(d.after, 4);
 	assert_int_equal(d.rule, 0);
 	/* to 8 fires: out first */
-	feed("cpu", T0 + 2 * M, T0 + 3 * M, 10, 1);
-	feed("mem", T0 + 2 * M, T0 + 3 * M, 10, 1);
-	feed("queue", T0 + 2 * M, T0 + 3 * M, 500, 1);
-	eval(T0 + 3 * M, 4);
+	minute(2, 10, 10, 500, 4);
 	assert_int_equal(d.after, 8);
 	assert_int_equal(d.rule, 2);
 	/* to 2 fires with both in rules: the largest candidate (in 1 from 8 → 7) */
-	feed("cpu", T0 + 3 * M, T0 + 4 * M, 10, 1);
-	feed("mem", T0 + 3 * M, T0 + 4 * M, 10, 1);
-	feed("queue", T0 + 3 * M, T0 + 4 * M, 0, 1);
-	eval(T0 + 4 * M, 8);
+	minute(3, 10, 10, 0, 8);
 	assert_int_equal(d.after, 7);
 	/* in2 does not fire: to 2 alone does not scale in (every in rule must fire) */
-	feed("cpu", T0 + 4 * M, T0 + 5 * M, 10, 1);
-	feed("mem", T0 + 4 * M, T0 + 5 * M, 50, 1);
-	feed("queue", T0 + 4 * M, T0 + 5 * M, 0, 1);
-	eval(T0 + 5 * M, 7);
+	minute(4, 10, 50, 0, 7);
 	assert_int_equal(d.after, 7);
 }
 
 static void test_to_alone(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 5\n"
+	load(BASE DEFAULT(1, 10, 5)
 	     "[rule web default to2]\ncondition = queue < 1 max 1m\nscale = to 2\n");
-	feed("queue", T0, T0 + M, 0, 1);
-	eval(T0 + M, 6);
+	feed_eval("queue", T0, T0 + M, 0, 6);
 	assert_int_equal(d.after, 2);
 	assert_int_equal(d.cause, CAUSE_RULE);
 	/* at the count, a to rule does nothing */
-	feed("queue", T0 + 19 * M, T0 + 20 * M, 0, 1);
-	eval(T0 + 20 * M, 2);
+	feed_eval("queue", T0 + 19 * M, T0 + 20 * M, 0, 2);
 	assert_false(d.events & EV_SCALE);
 }
 
@@ -527,28 +516,22 @@ static void test_to_alone(void **state)
 static void test_percent(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 100\ncount = 3\n"
+	load(BASE DEFAULT(1, 100, 3)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 50%\ncooldown = 0\n");
-	feed("cpu", T0, T0 + M, 90, 1);
-	eval(T0 + M, 3);
+	feed_eval("cpu", T0, T0 + M, 90, 3);
 	assert_int_equal(d.after, 4);		/* floor(1.5) = 1 */
-	eval(T0 + M, 1);
-	assert_int_equal(d.after, 2);		/* max(1, 0) */
-	eval(T0 + M, 10);
-	assert_int_equal(d.after, 15);
-	eval(T0 + M, 99);
-	assert_int_equal(d.after, 100);		/* clamped to max */
+	assert_int_equal(after_eval(T0 + M, 1), 2);	/* max(1, 0) */
+	assert_int_equal(after_eval(T0 + M, 10), 15);
+	assert_int_equal(after_eval(T0 + M, 99), 100);	/* clamped to max */
 	eval(T0 + M, 100);
 	assert_false(d.events & EV_SCALE);
 	assert_non_null(strstr(d.reason, "max"));
 	teardown(NULL);
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 100\ncount = 3\n"
+	load(BASE DEFAULT(1, 100, 3)
 	     "[rule web default in]\ncondition = cpu < 50 avg 1m\nscale = in 10%\ncooldown = 0\n");
-	feed("cpu", T0, T0 + M, 10, 1);
-	eval(T0 + M, 5);
+	feed_eval("cpu", T0, T0 + M, 10, 5);
 	assert_int_equal(d.after, 4);		/* max(1, floor(0.5)) */
-	eval(T0 + M, 30);
-	assert_int_equal(d.after, 27);
+	assert_int_equal(after_eval(T0 + M, 30), 27);
 	eval(T0 + M, 1);
 	assert_false(d.events & EV_SCALE);	/* at min */
 }
@@ -557,51 +540,42 @@ static void test_percent(void **state)
 static void test_cooldown(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\ncooldown = 5\n"
 	     "[rule web default in]\ncondition = cpu < 20 avg 1m\nscale = in 1\ncooldown = 90s\n");
-	feed("cpu", T0, T0 + M, 90, 1);
-	eval(T0 + M, 2);
+	feed_eval("cpu", T0, T0 + M, 90, 2);
 	assert_int_equal(d.after, 3);
 	assert_int_equal(d.cooldown_until_ns, T0 + 6 * M);
-	feed("cpu", T0 + M, T0 + 3 * M, 5, 1);
-	eval(T0 + 3 * M, 3);
+	feed_eval("cpu", T0 + M, T0 + 3 * M, 5, 3);
 	assert_int_equal(d.after, 3);		/* scale-in blocked by the out rule's cooldown */
 	assert_int_equal(d.rules[1].state, RS_COOLDOWN);
 	feed("cpu", T0 + 3 * M, T0 + 6 * M, 5, 1);
-	eval(T0 + 6 * M - 1, 3);
-	assert_int_equal(d.after, 3);
-	eval(T0 + 6 * M, 3);
-	assert_int_equal(d.after, 2);
+	assert_int_equal(after_eval(T0 + 6 * M - 1, 3), 3);
+	assert_int_equal(after_eval(T0 + 6 * M, 3), 2);
 	/* and the in rule's 90 s */
 	feed("cpu", T0 + 6 * M, T0 + 7 * M + 30 * S, 5, 1);
-	eval(T0 + 7 * M + 29 * S, 2);
-	assert_int_equal(d.after, 2);
-	eval(T0 + 7 * M + 30 * S, 2);
-	assert_int_equal(d.after, 1);
+	assert_int_equal(after_eval(T0 + 7 * M + 29 * S, 2), 2);
+	assert_int_equal(after_eval(T0 + 7 * M + 30 * S, 2), 1);
 }
 
 /* the daemon restores a cooldown after a restart, and moves it after a failed action */
 static void test_cooldown_restored(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\ncooldown = 5\n");
 	assert_true(engine_cooldown(eng, 0) == INT64_MIN);
 	assert_int_equal(engine_set_cooldown(eng, 0, T0 + 3 * M), 0);
 	assert_int_equal(engine_set_cooldown(eng, 1, T0), -EINVAL);
 	assert_true(engine_cooldown(eng, 1) == INT64_MIN);
 	feed("cpu", T0, T0 + 3 * M, 90, 1);
-	eval(T0 + 2 * M, 2);
-	assert_int_equal(d.after, 2);
+	assert_int_equal(after_eval(T0 + 2 * M, 2), 2);
 	assert_int_equal(d.rules[0].state, RS_COOLDOWN);
-	eval(T0 + 3 * M, 2);
-	assert_int_equal(d.after, 3);
+	assert_int_equal(after_eval(T0 + 3 * M, 2), 3);
 	assert_true(engine_cooldown(eng, 0) == T0 + 8 * M);
 	/* the action failed: the daemon lets the engine act again */
 	assert_int_equal(engine_set_cooldown(eng, 0, INT64_MIN), 0);
-	feed("cpu", T0 + 3 * M, T0 + 4 * M, 90, 1);
-	eval(T0 + 4 * M, 2);
+	feed_eval("cpu", T0 + 3 * M, T0 + 4 * M, 90, 2);
 	assert_int_equal(d.after, 3);
 }
 
@@ -609,7 +583,7 @@ static void test_cooldown_restored(void **state)
 static void test_divide(void **state)
 {
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = requests > 100 total 1m\nscale = out 1\n"
 	     "timegrain = sum 1m\ndivide_per_instance = true\nresource = endpoint\n");
 	feed("requests", T0, T0 + M, 10, 3);	/* per grain: sum of instance means 30, total 30 */
@@ -617,7 +591,7 @@ static void test_divide(void **state)
 	assert_true(d.rules[0].observed == 15);
 	assert_int_equal(d.after, 2);
 	teardown(NULL);
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = requests >= 1800 count 1m\nscale = out 1\n");
 	feed("requests", T0, T0 + M, 10, 30);	/* 30 instances x 60 samples */
 	eval(T0 + M, 2);
@@ -629,16 +603,14 @@ static void test_divide(void **state)
 static void test_disabled(void **state)
 {
 	(void)state;
-	load(BASE "enabled = false\n[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE "enabled = false\n" DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\n");
-	feed("cpu", T0, T0 + M, 90, 1);
-	eval(T0 + M, 2);
+	feed_eval("cpu", T0, T0 + M, 90, 2);
 	assert_int_equal(d.after, 3);
 	assert_false(d.applied);
 	assert_true(d.disabled);
 	assert_true(d.events & EV_SCALE);
-	eval(T0 + M + S, 2);
-	assert_int_equal(d.after, 3);		/* no cooldown */
+	assert_int_equal(after_eval(T0 + M + S, 2), 3);	/* no cooldown */
 	assert_non_null(strstr(d.reason, "disabled"));
 }
 
@@ -649,7 +621,7 @@ static void test_profiles_dst(void **state)
 	int64_t t;
 
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[profile web peak]\nrecurrence = week mon tue wed thu fri\nstart = 09:00\nend = 18:00\n"
 	     "timezone = Pacific Standard Time\ncount = 4\nmin_count = 3\nmax_count = 8\n"
 	     "[profile web night]\nrecurrence = week sun\nstart = 22:00\nend = 06:00\n"
@@ -709,10 +681,9 @@ static void test_records(void **state)
 	int n;
 
 	(void)state;
-	load(BASE "[profile web default]\nmin_count = 1\nmax_count = 10\ncount = 2\n"
+	load(BASE DEFAULT(1, 10, 2)
 	     "[rule web default out]\ncondition = cpu > 50 avg 1m\nscale = out 1\n");
-	feed("cpu", T0, T0 + M, 90, 1);
-	eval(T0 + M, 2);
+	feed_eval("cpu", T0, T0 + M, 90, 2);
 	f = open_memstream(&text, &len);
 	n = decision_print_events(conf, &d, true, f);
 	fclose(f);
