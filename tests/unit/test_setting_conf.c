@@ -146,13 +146,8 @@ static char tmp_path[64];
 
 static int load_text(const char *text, struct engine_conf **conf)
 {
-	FILE *f;
-
 	snprintf(tmp_path, sizeof(tmp_path), "/tmp/test_setting_conf.%d.conf", (int)getpid());
-	f = fopen(tmp_path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	testutil_write_text(tmp_path, text);
 	logbuf[0] = '\0';
 	return setting_conf_load(tmp_path, NULL, NULL, conf);
 }
@@ -183,51 +178,62 @@ static void expect_error(const char *text, int line, const char *msg)
 
 static void test_semantic_errors(void **state)
 {
+	static const struct {
+		const char *text;
+		int line;
+		const char *msg;
+	} cases[] = {
+		{ HEAD "[profile web x]\ncount = 2\nstart = 2026-12-24\nend = 2026-12-26\n"
+		  "[profile web y]\ncount = 2\nstart = 2026-12-25 12:00\nend = 2026-12-27\n",
+		  11, "profile 'y' overlaps fixed-date profile 'x'" },
+		{ "[autoscale web]\ndeployment = blue\n[profile web peak]\ncount = 2\nrecurrence = week sat\n",
+		  2, "autoscale setting 'web': expected a [profile web default] section" },
+		{ "[profile web default]\ncount = 2\n", 2, "expected an [autoscale web] section with deployment" },
+		{ HEAD "min_count = 3\n", 5, "min_count 3 is above max_count 2" },
+		{ HEAD "min_count = 3\nmax_count = 4\n",
+		  4, "count 2: expected a default count from min_count 3 to max_count 4" },
+		{ "[autoscale web]\ndeployment = blue\n[profile web default]\nmin_count = 1\n",
+		  4, "expected count = N" },
+		{ HEAD "start = 09:00\n", 5, "the default profile applies whenever no other does" },
+		{ HEAD "[profile web x]\ncount = 2\n", 6, "expected recurrence or start and end" },
+		{ HEAD "[profile web x]\ncount = 2\nstart = 2026-01-01\n",
+		  7, "a fixed-date profile: expected both start and end" },
+		{ HEAD "[profile web x]\ncount = 2\nstart = 2026-01-02\nend = 2026-01-01\n",
+		  8, "end: expected a time after start" },
+		{ HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 2026-01-01\n",
+		  8, "a recurring profile: expected start and end as HH:MM" },
+		{ HEAD "[profile web x]\ncount = 2\nrecurrence = mon\n", 7, "recurrence: expected 'week' and days" },
+		{ HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 25:00\n",
+		  8, "start: expected HH:MM (recurring) or YYYY-MM-DD" },
+		{ HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 24:00\n",
+		  8, "start: expected a time from 00:00 to 23:59" },
+		{ HEAD "[profile web x]\ncount = 2\nstart = 2026-02-30\nend = 2026-03-02\n",
+		  7, "start: expected HH:MM" },
+		{ HEAD "[rule web default r]\nscale = out 1\n", 6, "expected condition = ..." },
+		{ HEAD "[rule web default r]\ncondition = CPU > 1 avg 5m\n", 6, "expected scale = out N" },
+		{ HEAD "[rule web nope r]\ncondition = CPU > 1 avg 5m\nscale = in 1\n",
+		  6, "expected a [profile web nope] section" },
+		{ HEAD "[rule web default r]\ncondition = CPU > 1 avg 48h\nscale = in 1\ntimegrain = avg 1s\n",
+		  8, "expected at most 86400 grains" },
+		{ HEAD "count = 3\n", 5, "count: given twice in this section" },
+		{ HEAD "[rule web default r]\nscale = out 0\n", 6, "scale: expected a change from 1 to 1000" },
+		{ HEAD "[rule web default r]\nscale = out 101%\n", 6, "scale: expected a percentage from 1 to 100" },
+		{ HEAD "[rule web default r]\nscale = to 5%\n", 6, "scale: expected out N" },
+		{ HEAD "[rule web default r]\nscale = out -1\n", 6, "scale: expected out N" },
+		{ HEAD "[rule web default r]\ntimegrain = mean 1m\n", 6, "timegrain: expected a statistic" },
+		{ HEAD "[rule web default r]\nresource = vm\n", 6, "resource: expected deployment or endpoint" },
+		{ HEAD "[rule web default r]\nwindow = 5m\n", 6, "unknown key 'window' in a rule" },
+		{ HEAD "[rule web default bad/name]\nscale = in 1\n", 6, "expected names of letters" },
+		{ HEAD "[autoscale]\ndeployment = x\n", 6, "unknown section [autoscale]" },
+		{ HEAD "max_count = 1001\n", 5, "max_count: expected a whole number from 0 to 1000" },
+		{ HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 10:00\nend = 10:00\n",
+		  9, "end: expected a time other than start" },
+	};
+	size_t i;
+
 	(void)state;
-	expect_error(HEAD "[profile web x]\ncount = 2\nstart = 2026-12-24\nend = 2026-12-26\n"
-		     "[profile web y]\ncount = 2\nstart = 2026-12-25 12:00\nend = 2026-12-27\n",
-		     11, "profile 'y' overlaps fixed-date profile 'x'");
-	expect_error("[autoscale web]\ndeployment = blue\n[profile web peak]\ncount = 2\nrecurrence = week sat\n",
-		     2, "autoscale setting 'web': expected a [profile web default] section");
-	expect_error("[profile web default]\ncount = 2\n", 2, "expected an [autoscale web] section with deployment");
-	expect_error(HEAD "min_count = 3\n", 5, "min_count 3 is above max_count 2");
-	expect_error(HEAD "min_count = 3\nmax_count = 4\n", 4, "count 2: expected a default count from min_count 3 to max_count 4");
-	expect_error("[autoscale web]\ndeployment = blue\n[profile web default]\nmin_count = 1\n",
-		     4, "expected count = N");
-	expect_error(HEAD "start = 09:00\n", 5, "the default profile applies whenever no other does");
-	expect_error(HEAD "[profile web x]\ncount = 2\n", 6, "expected recurrence or start and end");
-	expect_error(HEAD "[profile web x]\ncount = 2\nstart = 2026-01-01\n", 7,
-		     "a fixed-date profile: expected both start and end");
-	expect_error(HEAD "[profile web x]\ncount = 2\nstart = 2026-01-02\nend = 2026-01-01\n", 8,
-		     "end: expected a time after start");
-	expect_error(HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 2026-01-01\n", 8,
-		     "a recurring profile: expected start and end as HH:MM");
-	expect_error(HEAD "[profile web x]\ncount = 2\nrecurrence = mon\n", 7, "recurrence: expected 'week' and days");
-	expect_error(HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 25:00\n", 8,
-		     "start: expected HH:MM (recurring) or YYYY-MM-DD");
-	expect_error(HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 24:00\n", 8,
-		     "start: expected a time from 00:00 to 23:59");
-	expect_error(HEAD "[profile web x]\ncount = 2\nstart = 2026-02-30\nend = 2026-03-02\n", 7,
-		     "start: expected HH:MM");
-	expect_error(HEAD "[rule web default r]\nscale = out 1\n", 6, "expected condition = ...");
-	expect_error(HEAD "[rule web default r]\ncondition = CPU > 1 avg 5m\n", 6, "expected scale = out N");
-	expect_error(HEAD "[rule web nope r]\ncondition = CPU > 1 avg 5m\nscale = in 1\n", 6,
-		     "expected a [profile web nope] section");
-	expect_error(HEAD "[rule web default r]\ncondition = CPU > 1 avg 48h\nscale = in 1\ntimegrain = avg 1s\n", 8,
-		     "expected at most 86400 grains");
-	expect_error(HEAD "count = 3\n", 5, "count: given twice in this section");
-	expect_error(HEAD "[rule web default r]\nscale = out 0\n", 6, "scale: expected a change from 1 to 1000");
-	expect_error(HEAD "[rule web default r]\nscale = out 101%\n", 6, "scale: expected a percentage from 1 to 100");
-	expect_error(HEAD "[rule web default r]\nscale = to 5%\n", 6, "scale: expected out N");
-	expect_error(HEAD "[rule web default r]\nscale = out -1\n", 6, "scale: expected out N");
-	expect_error(HEAD "[rule web default r]\ntimegrain = mean 1m\n", 6, "timegrain: expected a statistic");
-	expect_error(HEAD "[rule web default r]\nresource = vm\n", 6, "resource: expected deployment or endpoint");
-	expect_error(HEAD "[rule web default r]\nwindow = 5m\n", 6, "unknown key 'window' in a rule");
-	expect_error(HEAD "[rule web default bad/name]\nscale = in 1\n", 6, "expected names of letters");
-	expect_error(HEAD "[autoscale]\ndeployment = x\n", 6, "unknown section [autoscale]");
-	expect_error(HEAD "max_count = 1001\n", 5, "max_count: expected a whole number from 0 to 1000");
-	expect_error(HEAD "[profile web x]\ncount = 2\nrecurrence = week mon\nstart = 10:00\nend = 10:00\n", 9,
-		     "end: expected a time other than start");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_error(cases[i].text, cases[i].line, cases[i].msg);
 }
 
 static void test_scale_forms(void **state)
