@@ -12,27 +12,29 @@
 
 static void test_duration_parse_forms(void **state)
 {
+	static const struct {
+		const char *text;
+		int64_t unit;	/* of a bare number */
+		int64_t ns;
+	} cases[] = {
+		{ "100ms", 0, 100 * NSEC_PER_MSEC },
+		{ "90s", 0, 90 * NSEC_PER_SEC },
+		{ "1h30m", 0, 5400 * NSEC_PER_SEC },
+		{ "1h2m3s", 0, 3723 * NSEC_PER_SEC },
+		{ "0.5s", 0, 500 * NSEC_PER_MSEC },
+		{ " 5m ", 0, 300 * NSEC_PER_SEC },
+		{ "250us", 0, 250 * NSEC_PER_USEC },
+		{ "5", 60 * NSEC_PER_SEC, 300 * NSEC_PER_SEC },
+		{ "2d", 0, 172800 * NSEC_PER_SEC },
+	};
 	int64_t ns;
+	size_t i;
 
 	(void)state;
-	assert_int_equal(duration_parse("100ms", 0, &ns), 0);
-	assert_int_equal(ns, 100 * NSEC_PER_MSEC);
-	assert_int_equal(duration_parse("90s", 0, &ns), 0);
-	assert_int_equal(ns, 90 * NSEC_PER_SEC);
-	assert_int_equal(duration_parse("1h30m", 0, &ns), 0);
-	assert_int_equal(ns, 5400 * NSEC_PER_SEC);
-	assert_int_equal(duration_parse("1h2m3s", 0, &ns), 0);
-	assert_int_equal(ns, 3723 * NSEC_PER_SEC);
-	assert_int_equal(duration_parse("0.5s", 0, &ns), 0);
-	assert_int_equal(ns, 500 * NSEC_PER_MSEC);
-	assert_int_equal(duration_parse(" 5m ", 0, &ns), 0);
-	assert_int_equal(ns, 300 * NSEC_PER_SEC);
-	assert_int_equal(duration_parse("250us", 0, &ns), 0);
-	assert_int_equal(ns, 250 * NSEC_PER_USEC);
-	assert_int_equal(duration_parse("5", 60 * NSEC_PER_SEC, &ns), 0);
-	assert_int_equal(ns, 300 * NSEC_PER_SEC);
-	assert_int_equal(duration_parse("2d", 0, &ns), 0);
-	assert_int_equal(ns, 172800 * NSEC_PER_SEC);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(duration_parse(cases[i].text, cases[i].unit, &ns), 0);
+		assert_int_equal(ns, cases[i].ns);
+	}
 }
 
 static void test_duration_parse_bad(void **state)
