@@ -53,6 +53,15 @@ static void assert_line_error(int line, const char *what)
 		fail_msg("got \"%s\", wanted \"%s...%s\"", err, want, what);
 }
 
+/* A mode 0600 file with text is refused for what it has at line. */
+static void expect_bad_line(const char *text, int line, const char *what)
+{
+	struct wire_keys k;
+
+	assert_int_equal(load(text, 0600, &k), -EINVAL);
+	assert_line_error(line, what);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -129,33 +138,30 @@ static void test_modes(void **state)
 
 static void test_bad_lines(void **state)
 {
+	static const struct {
+		const char *text;
+		int line;
+		const char *what;
+	} cases[] = {
+		{ "# c\n1 " HEX32 "\n0 " HEX32 "\n", 3, "key id from 1 to 4294967295" },
+		{ "4294967296 " HEX32 "\n", 1, "key id" },
+		{ "99999999999999999999 " HEX32 "\n", 1, "key id" },
+		{ "-1 " HEX32 "\n", 1, "key id" },
+		{ "x1 " HEX32 "\n", 1, "ID HEXKEY" },
+		{ "1\n", 1, "ID HEXKEY" },
+		{ "12" HEX32 "\n", 1, "ID HEXKEY" },
+		{ "\n\n1 " HEX32 " extra\n", 3, "after the key" },
+		{ "1 " HEX32 "\n2 " HEX32 "\n1 " HEX32B "\n", 3, "appears twice" },
+		{ "1 zz" HEX32 "\n", 1, "hex digit" },
+		{ "1 " HEX32 "0\n", 1, "hex digits" },
+		{ "1 \n", 1, "32 to 64 bytes" },
+	};
 	struct wire_keys k;
+	size_t i;
 
 	(void)state;
-	assert_int_equal(load("# c\n1 " HEX32 "\n0 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(3, "key id from 1 to 4294967295");
-	assert_int_equal(load("4294967296 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "key id");
-	assert_int_equal(load("99999999999999999999 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "key id");
-	assert_int_equal(load("-1 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "key id");
-	assert_int_equal(load("x1 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "ID HEXKEY");
-	assert_int_equal(load("1\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "ID HEXKEY");
-	assert_int_equal(load("12" HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "ID HEXKEY");
-	assert_int_equal(load("\n\n1 " HEX32 " extra\n", 0600, &k), -EINVAL);
-	assert_line_error(3, "after the key");
-	assert_int_equal(load("1 " HEX32 "\n2 " HEX32 "\n1 " HEX32B "\n", 0600, &k), -EINVAL);
-	assert_line_error(3, "appears twice");
-	assert_int_equal(load("1 zz" HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "hex digit");
-	assert_int_equal(load("1 " HEX32 "0\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "hex digits");
-	assert_int_equal(load("1 \n", 0600, &k), -EINVAL);
-	assert_line_error(1, "32 to 64 bytes");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_bad_line(cases[i].text, cases[i].line, cases[i].what);
 	/* a NUL in the middle of a line */
 	write_key("1 " HEX32 "\n", 0600);
 	{
@@ -172,9 +178,8 @@ static void test_bad_lines(void **state)
 	assert_non_null(strstr(err, "no key"));
 	assert_int_equal(load("", 0600, &k), -EINVAL);
 	/* nine keys */
-	assert_int_equal(load("1 " HEX32 "\n2 " HEX32 "\n3 " HEX32 "\n4 " HEX32 "\n5 " HEX32 "\n"
-			      "6 " HEX32 "\n7 " HEX32 "\n8 " HEX32 "\n9 " HEX32 "\n", 0600, &k), -EINVAL);
-	assert_line_error(9, "more than 8 keys");
+	expect_bad_line("1 " HEX32 "\n2 " HEX32 "\n3 " HEX32 "\n4 " HEX32 "\n5 " HEX32 "\n"
+			"6 " HEX32 "\n7 " HEX32 "\n8 " HEX32 "\n9 " HEX32 "\n", 9, "more than 8 keys");
 }
 
 static void test_lengths(void **state)
@@ -183,12 +188,9 @@ static void test_lengths(void **state)
 
 	(void)state;
 	/* 31 bytes: too short */
-	assert_int_equal(load("1 " "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
-			      0600, &k), -EINVAL);
-	assert_line_error(1, "32 to 64 bytes");
+	expect_bad_line("1 " "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 1, "32 to 64 bytes");
 	/* 65 bytes: too long */
-	assert_int_equal(load("1 " HEX32 HEX32 "00\n", 0600, &k), -EINVAL);
-	assert_line_error(1, "32 to 64 bytes");
+	expect_bad_line("1 " HEX32 HEX32 "00\n", 1, "32 to 64 bytes");
 	/* 64 bytes: fine */
 	assert_int_equal(load("1 " HEX32 HEX32 "\n", 0600, &k), 0);
 	wire_keys_free(&k);
