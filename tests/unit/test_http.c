@@ -72,27 +72,37 @@ static void on_done(const struct http_response *r, void *user)
 	snprintf(g->async_op, sizeof(g->async_op), "%s", r->async_op ? r->async_op : "");
 }
 
-static void arm_url(char *buf, size_t size)
+/* Sends req to url and runs the loop until g, emptied first, holds the answer. */
+static void request(struct http_request *req, const char *url, struct got *g)
 {
-	snprintf(buf, size, "http://127.0.0.1:%d/subscriptions/s/resourceGroups/rg/providers/"
+	req->url = url;
+	memset(g, 0, sizeof(*g));
+	assert_int_equal(http_request(http, req, on_done, g), 0);
+	assert_false(g->done);	/* never called back from inside http_request */
+	assert_int_equal(http_pending(http), 1);
+	run_until(&g->done, 5 * NSEC_PER_SEC);
+}
+
+/* request() to a deployment on the fake */
+static void arm_request(struct http_request *req, struct got *g)
+{
+	char url[512];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/subscriptions/s/resourceGroups/rg/providers/"
 		 "Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e/deployments/d"
 		 "?api-version=2024-04-01", server_port);
+	request(req, url, g);
+	req->url = NULL;
 }
 
 static void test_get(void **state)
 {
 	struct http_request req = { .method = "GET", .bearer = TOKEN };
-	struct got g = { 0 };
-	char url[512];
+	struct got g;
 	json_t *root;
 
 	(void)state;
-	arm_url(url, sizeof(url));
-	req.url = url;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	assert_false(g.done);	/* never called back from inside http_request */
-	assert_int_equal(http_pending(http), 1);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	arm_request(&req, &g);
 	assert_int_equal(g.err, 0);
 	assert_int_equal(g.status, 200);
 	root = json_loads(g.body, 0, NULL);
@@ -105,14 +115,10 @@ static void test_get(void **state)
 static void test_patch(void **state)
 {
 	struct http_request req = { .method = "PATCH", .bearer = TOKEN, .body = "{\"sku\":{\"capacity\":2}}" };
-	struct got g = { 0 };
-	char url[512];
+	struct got g;
 
 	(void)state;
-	arm_url(url, sizeof(url));
-	req.url = url;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	arm_request(&req, &g);
 	assert_int_equal(g.err, 0);
 	assert_int_equal(g.status, 202);
 	assert_non_null(strstr(g.async_op, "/mlAsyncOperations/"));
@@ -122,22 +128,16 @@ static void test_patch(void **state)
 static void test_unauthorized_and_retry_after(void **state)
 {
 	struct http_request req = { .method = "GET", .bearer = "wrong" };
-	struct got g = { 0 };
-	char url[512];
+	struct got g;
 
 	(void)state;
-	arm_url(url, sizeof(url));
-	req.url = url;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	arm_request(&req, &g);
 	assert_int_equal(g.status, 401);
 	assert_non_null(strstr(g.body, "InvalidAuthenticationToken"));
 
 	server_post("/_fake/faults", "{\"next\":[{\"status\":429,\"retry_after\":7}]}");
-	memset(&g, 0, sizeof(g));
 	req.bearer = TOKEN;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	arm_request(&req, &g);
 	assert_int_equal(g.status, 429);
 	assert_int_equal(g.retry_after_ns, 7 * NSEC_PER_SEC);
 }
@@ -145,15 +145,11 @@ static void test_unauthorized_and_retry_after(void **state)
 static void test_timeout(void **state)
 {
 	struct http_request req = { .method = "GET", .bearer = TOKEN, .timeout_ns = 300 * NSEC_PER_MSEC };
-	struct got g = { 0 };
-	char url[512];
+	struct got g;
 
 	(void)state;
 	server_post("/_fake/faults", "{\"next\":[\"slow:2\"]}");
-	arm_url(url, sizeof(url));
-	req.url = url;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	arm_request(&req, &g);
 	/* the fake answers after 2 s: a timeout, not its answer, ended the request */
 	assert_int_equal(g.err, -ETIMEDOUT);
 	assert_int_equal(g.status, 0);
@@ -162,14 +158,12 @@ static void test_timeout(void **state)
 static void test_refused(void **state)
 {
 	struct http_request req = { .method = "GET" };
-	struct got g = { 0 };
+	struct got g;
 	char url[128];
 
 	(void)state;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", closed_port());
-	req.url = url;
-	assert_int_equal(http_request(http, &req, on_done, &g), 0);
-	run_until(&g.done, 5 * NSEC_PER_SEC);
+	request(&req, url, &g);
 	assert_int_equal(g.err, -ECONNREFUSED);
 }
 
@@ -236,10 +230,7 @@ static void echo_request(struct http_request *req, struct got *g)
 	pid_t pid;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo", echo_spawn(&pid));
-	req->url = url;
-	memset(g, 0, sizeof(*g));
-	assert_int_equal(http_request(http, req, on_done, g), 0);
-	run_until(&g->done, 5 * NSEC_PER_SEC);
+	request(req, url, g);
 	waitpid(pid, NULL, 0);
 	assert_int_equal(g->err, 0);
 	assert_int_equal(g->status, 200);
