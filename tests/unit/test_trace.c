@@ -84,6 +84,19 @@ static void expect_error(const char *text, unsigned line, const char *what)
 	expect_log(what);
 }
 
+/* A malloc'ed text: head, n times c, then tail. */
+static char *text_with_run(const char *head, char c, size_t n, const char *tail)
+{
+	size_t h = strlen(head);
+	char *text = malloc(h + n + strlen(tail) + 1);
+
+	assert_non_null(text);
+	memcpy(text, head, h);
+	memset(text + h, c, n);
+	strcpy(text + h + n, tail);
+	return text;
+}
+
 /* ---- numbers and times ---- */
 
 static void test_numbers(void **state)
@@ -344,7 +357,6 @@ static void test_header_errors(void **state)
 static void test_row_errors(void **state)
 {
 	char *text;
-	size_t n;
 
 	(void)state;
 	expect_error("time,instance,metric,value\n1767571200,vm1,cpu\n", 2,
@@ -367,13 +379,8 @@ static void test_row_errors(void **state)
 	expect_error("time,instance,metric,value\n1767571200,vm1,cpu,1\x1b[2J\n", 2, "not '1?[2J'");
 
 	/* an overlong line: with its number, even in the middle of the file */
-	n = TRACE_LINE_MAX + 200;
-	text = malloc(n + 200);
-	assert_non_null(text);
-	strcpy(text, "time,instance,metric,value\n1767571200,vm1,cpu,1\n1767571200,");
-	memset(text + strlen(text), 'x', TRACE_LINE_MAX);
-	strcpy(text + strlen("time,instance,metric,value\n1767571200,vm1,cpu,1\n1767571200,") + TRACE_LINE_MAX,
-	       ",cpu,1\n1767571200,vm1,cpu,1\n");
+	text = text_with_run("time,instance,metric,value\n1767571200,vm1,cpu,1\n1767571200,", 'x', TRACE_LINE_MAX,
+			     ",cpu,1\n1767571200,vm1,cpu,1\n");
 	expect_error(text, 3, "expected a line of at most 4096 bytes");
 	/* and as the last line, without a newline */
 	text[strlen(text) - strlen("\n1767571200,vm1,cpu,1\n") + 1] = '\0';
@@ -381,15 +388,10 @@ static void test_row_errors(void **state)
 	expect_error(text, 3, "expected a line of at most 4096 bytes");
 	free(text);
 	/* long names */
-	text = malloc(8192);
-	assert_non_null(text);
-	strcpy(text, "time,instance,metric,value\n1767571200,");
-	memset(text + strlen(text), 'i', 256);
-	strcpy(text + strlen("time,instance,metric,value\n1767571200,") + 256, ",cpu,1\n");
+	text = text_with_run("time,instance,metric,value\n1767571200,", 'i', 256, ",cpu,1\n");
 	expect_error(text, 2, "expected an instance name of at most 255 bytes");
-	strcpy(text, "time,instance,metric,value\n1767571200,vm1,");
-	memset(text + strlen(text), 'm', 128);
-	strcpy(text + strlen("time,instance,metric,value\n1767571200,vm1,") + 128, ",1\n");
+	free(text);
+	text = text_with_run("time,instance,metric,value\n1767571200,vm1,", 'm', 128, ",1\n");
 	expect_error(text, 2, "expected a metric name of at most 127 bytes");
 	free(text);
 }
