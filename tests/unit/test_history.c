@@ -79,10 +79,12 @@ static int collect(const json_t *record, void *user)
 	return 0;
 }
 
-static void read_ids(void)
+/* Reads the history into ids: how many there are. */
+static size_t read_ids(void)
 {
 	nids = 0;
 	assert_int_equal(history_read(dir, collect, NULL), 0);
+	return nids;
 }
 
 static void append_id(struct history *h, const char *id)
@@ -119,16 +121,14 @@ static void test_append_read(void **unused)
 	assert_file(file, "{\"id\":\"a\",\"setting\":\"web\",\"event\":\"scale\",\"to\":3}\n"
 			  "{\"id\":\"b\",\"setting\":\"web\",\"event\":\"scale\",\"to\":3}\n"
 			  "{\"id\":\"c\",\"setting\":\"web\",\"event\":\"scale\",\"to\":3}\n");
-	read_ids();
-	assert_int_equal(nids, 3);
+	assert_int_equal(read_ids(), 3);
 	assert_string_equal(ids[0], "a");
 	assert_string_equal(ids[2], "c");
 	/* reopening appends after what is there */
 	h = open_history(0, 5);
 	append_id(h, "d");
 	history_close(h);
-	read_ids();
-	assert_int_equal(nids, 4);
+	assert_int_equal(read_ids(), 4);
 	assert_string_equal(ids[3], "d");
 	assert_string_equal(logbuf, "");
 }
@@ -215,8 +215,7 @@ static void test_bad_middle(void **unused)
 	assert_string_equal(logbuf, "");
 	history_close(h);
 	assert_file(file, text);
-	read_ids();
-	assert_int_equal(nids, 2);
+	assert_int_equal(read_ids(), 2);
 	assert_string_equal(ids[1], "b");
 	snprintf(want, sizeof(want), "%s:2: skipped a line that is not a JSON object", file);
 	expect_log(want);
@@ -248,8 +247,7 @@ static void test_rotation(void **unused)
 	}
 	assert_false(exists(rotated(3)));
 	assert_int_equal(total, 3 + 3 + 2);		/* 20 = 6 full files and 2 */
-	read_ids();
-	assert_int_equal(nids, 8);
+	assert_int_equal(read_ids(), 8);
 	for (i = 0; i < nids; i++) {
 		snprintf(id, sizeof(id), "r%02zu", 12 + i);
 		assert_string_equal(ids[i], id);
@@ -285,8 +283,7 @@ static void test_rotation_keep0(void **unused)
 	append_id(h, "c");
 	history_close(h);
 	assert_false(exists(rotated(1)));
-	read_ids();
-	assert_int_equal(nids, 1);
+	assert_int_equal(read_ids(), 1);
 	assert_string_equal(ids[0], "c");
 }
 
@@ -310,8 +307,7 @@ static void test_find(void **unused)
 	assert_int_equal(history_find(h, "curr"), -ENOENT);
 	assert_int_equal(history_find(h, "a\"b"), -ENOENT);
 	history_close(h);
-	read_ids();
-	assert_int_equal(nids, 4);
+	assert_int_equal(read_ids(), 4);
 	assert_string_equal(ids[0], "oldest");
 	assert_string_equal(ids[3], "current");
 
@@ -349,8 +345,7 @@ static void test_short_write(void **unused)
 	assert_file(file, "{\"id\":\"a\",\"setting\":\"web\",\"event\":\"scale\",\"to\":3}\n");
 	append_id(h, "c");
 	history_close(h);
-	read_ids();
-	assert_int_equal(nids, 2);
+	assert_int_equal(read_ids(), 2);
 	assert_string_equal(ids[1], "c");
 }
 
@@ -372,8 +367,7 @@ static void test_read(void **unused)
 	assert_int_equal(history_read(dir, collect, NULL), -ENOENT);
 	expect_log("cannot read the directory");
 	assert_int_equal(mkdir(dir, 0750), 0);
-	read_ids();
-	assert_int_equal(nids, 0);
+	assert_int_equal(read_ids(), 0);
 	testutil_write_file(rotated(12), "{\"id\":\"12\"}\n", 12);
 	testutil_write_file(rotated(3), "{\"id\":\"3\"}\n", 11);
 	testutil_write_file(rotated(1), "{\"id\":\"1\"}\n", 11);
@@ -387,8 +381,7 @@ static void test_read(void **unused)
 	free(longline);
 	testutil_write_file(rotated(2), "{\"id\":\"2\"}\n{\"id\":", 17);	/* an unterminated tail, not current */
 	logbuf[0] = '\0';
-	read_ids();
-	assert_int_equal(nids, 5);
+	assert_int_equal(read_ids(), 5);
 	assert_string_equal(ids[0], "12");
 	assert_string_equal(ids[1], "3");
 	assert_string_equal(ids[2], "2");
