@@ -1,4 +1,4 @@
-/* backend_loop: one backend driven from the test's sd-event loop: its keys, a set or a get, the result */
+/* backend_loop: one backend driven from the test's sd-event loop: the group fixture, its keys, a set or a get, the result */
 #ifndef ASCALE_TEST_BACKEND_LOOP_H
 #define ASCALE_TEST_BACKEND_LOOP_H
 

@@ -1,4 +1,4 @@
-/* test_server: a Python test server from tests/servers/ for a unit test: started, asked, stopped */
+/* test_server: a Python test server from tests/servers/ for a unit test: started, asked, its request log read, stopped */
 #ifndef ASCALE_TEST_SERVER_H
 #define ASCALE_TEST_SERVER_H
 

@@ -1,4 +1,4 @@
-/* testutil: what several cmocka tests share: log messages caught into a buffer, files, a temporary directory */
+/* testutil: what several cmocka tests share: log messages caught into a buffer, files, a temporary directory, main() */
 #ifndef ASCALE_TESTUTIL_H
 #define ASCALE_TESTUTIL_H
 
