@@ -37,7 +37,7 @@ AGENT_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c))
 ASCTL_SRCS := $(filter-out asctl/main.c,$(wildcard asctl/*.c))
 # coordinator/: the engine library (linked into ascoord and asctl) is every
 # file but the daemon's own, which are listed here as they arrive.
-COORD_DAEMON_SRCS := coordinator/main.c coordinator/control.c coordinator/coord.c coordinator/coord_scale.c coordinator/coord_status.c coordinator/coord_conf.c coordinator/ingest.c coordinator/ingest_listen.c coordinator/instances.c
+COORD_DAEMON_SRCS := coordinator/main.c coordinator/control.c coordinator/coord.c coordinator/coord_scale.c coordinator/coord_status.c coordinator/coord_conf.c coordinator/ingest.c coordinator/ingest_conn.c coordinator/ingest_listen.c coordinator/instances.c
 ENGINE_SRCS := $(filter-out $(COORD_DAEMON_SRCS),$(wildcard coordinator/*.c))
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
