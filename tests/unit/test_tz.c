@@ -238,7 +238,7 @@ static void test_against_libc(void **state)
 
 static void test_all_windows_names(void **state)
 {
-	FILE *f = fopen("coordinator/tz.c", "r");
+	FILE *f = fopen("coordinator/tz_windows.c", "r");
 	char line[256], name[128];
 	const struct tz *tz;
 	int n = 0;
