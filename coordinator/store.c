@@ -12,6 +12,11 @@
 #define LATENESS_MAX	(3600LL * 1000000000LL)
 #define BLOCK_SHIFT	6		/* min/max summaries over 64 grains */
 #define BLOCK		(1 << BLOCK_SHIFT)
+/* Window sums are kept in integer nano-units, so that a grain leaving takes away exactly what it
+ * brought: no drift (an idle window is 0, not -1e-14) and no periodic recomputation. A grain's
+ * value counts rounded to 9 decimal places and held within +-NANO_MAX; 86400 grains of that fit. */
+#define NANO		1e9
+#define NANO_MAX	1e24
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -205,8 +210,6 @@ int store_series_add(struct store *st, const struct series_spec *spec)
 	s->agg = spec->agg;
 	s->nfilters = spec->nfilters;
 	s->g_ring = (s->w + 2 * BLOCK - 1) / BLOCK * BLOCK;
-	/* series of the same window recompute on different ticks, not all on one */
-	s->phase = (int64_t)st->nseries % s->g_ring;
 	s->ring = malloc(s->g_ring * sizeof(*s->ring));
 	s->blocks = malloc(s->g_ring / BLOCK * sizeof(*s->blocks));
 	s->filters = malloc((spec->nfilters + 1) * sizeof(*s->filters));
@@ -231,26 +234,16 @@ int store_series_add(struct store *st, const struct series_spec *spec)
 	return (int)st->nseries++;
 }
 
-static void run_add(struct series *s, const struct slot *sl, int sign)
+static __int128 nano_units(double v)
 {
-	s->run_sum += sign * sl->v;
-	s->run_samples += sign * (int64_t)sl->samples;
-	s->run_grains += sign;
+	return (__int128)nearbyint(fmin(fmax(v, -NANO_MAX), NANO_MAX) * NANO);
 }
 
-static void run_recompute(struct series *s)
+static void run_add(struct series *s, const struct slot *sl, int sign)
 {
-	int64_t g;
-	struct slot *sl;
-
-	s->run_sum = 0;
-	s->run_samples = 0;
-	s->run_grains = 0;
-	for (g = s->final_end - s->w; g < s->final_end; g++) {
-		sl = &s->ring[g % s->g_ring];
-		if (g >= 0 && sl->g == g)
-			run_add(s, sl, 1);
-	}
+	s->run_sum += sign * nano_units(sl->v);
+	s->run_samples += sign * (int64_t)sl->samples;
+	s->run_grains += sign;
 }
 
 /* A grain opens in o: it takes a spare buffer when it has none. */
@@ -358,8 +351,6 @@ static void close_grain(struct series *s, struct open_grain *o)
 	if (o)
 		open_release(s, o);
 	s->final_end++;
-	if ((s->final_end + s->phase) % s->g_ring == 0)
-		run_recompute(s);	/* no drift from adding and taking away */
 }
 
 /* Closes every grain below e. */
@@ -368,6 +359,8 @@ static void series_close(struct series *s, int64_t e)
 	struct open_grain *o;
 	int64_t lo, next, i;
 
+	if (e < 0)
+		e = 0;		/* no grain is below 0 */
 	lo = s->newest == NONE ? e : s->newest - s->nopen_max + 1;	/* no open grain below */
 	if (s->final_end == NONE) {
 		s->final_end = e;
@@ -493,10 +486,10 @@ int store_query(struct store *st, int series, int64_t t_ns, struct store_window 
 		return 0;
 	switch (s->agg) {
 	case AGG_AVG:
-		w->value = s->run_sum / s->run_grains;
+		w->value = (double)s->run_sum / (NANO * (double)s->run_grains);
 		break;
 	case AGG_TOTAL:
-		w->value = s->run_sum;
+		w->value = (double)s->run_sum / NANO;
 		break;
 	case AGG_COUNT:
 		w->value = (double)s->run_samples;

@@ -61,11 +61,10 @@ struct series {
 	struct open_grain spare[SPARES];	/* buffers of closed grains, g NONE */
 	unsigned nspare;
 	int64_t g_ring;			/* ring size in grains, a multiple of BLOCK */
-	int64_t phase;			/* when, within a lap of the ring, sums are recomputed */
 	struct slot *ring;
 	struct block *blocks;
 	int64_t final_end;		/* grains below are closed; NONE before any */
-	double run_sum;			/* over the closed window [final_end - w, final_end) */
+	__int128 run_sum;		/* over the closed window [final_end - w, final_end), in nano-units */
 	uint64_t run_samples;
 	int64_t run_grains;
 	int64_t first_g, last_g;

@@ -244,6 +244,40 @@ static void test_store_window_slides(void **state)
 	store_free(st);
 }
 
+/* Values leaving the window take away exactly what they brought: once only zeros remain the
+ * average and total are 0, not a rounding residue, and a window of 0.1s averages to 0.1 exactly;
+ * data from the first grains after the epoch (a trace from 1970) is no trouble either. */
+static void test_store_exact_sums(void **state)
+{
+	static const double odd[] = { 0.1, 33.3, 70.7, 1e-7, 99.99, 12345.6789, 0.3, 1e12 };
+	struct store_window w;
+	int a, m, s_avg, s_total;
+	int64_t t;
+
+	(void)state;
+	st = store_new();
+	s_avg = series_of(GRAIN_AVG, AGG_AVG, 10);
+	s_total = series_of(GRAIN_AVG, AGG_TOTAL, 10);
+	a = store_instance(st, "a", "blue", "ep", NULL, 0);
+	m = store_metric(st, "cpu");
+	for (t = 0; t < 400; t++)
+		store_ingest_value(st, a, m, t * S, odd[t % 8]);
+	for (; t < 420; t++)
+		store_ingest_value(st, a, m, t * S, 0);
+	assert_int_equal(store_query(st, s_avg, 420 * S, &w), 0);
+	assert_true(w.data && w.grains == 10);
+	assert_true(w.value == 0.0);
+	store_query(st, s_total, 420 * S, &w);
+	assert_true(w.value == 0.0);
+	for (; t < 440; t++)
+		store_ingest_value(st, a, m, t * S, 0.1);
+	store_query(st, s_avg, 440 * S, &w);
+	assert_true(w.value == 0.1);
+	store_query(st, s_total, 440 * S, &w);
+	assert_true(w.value == 1.0);
+	store_free(st);
+}
+
 /* Late data: within the lateness horizon it lands and the next query sees it; beyond, it is late. */
 static void test_store_late(void **state)
 {
@@ -713,6 +747,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_store_grains),
 		cmocka_unit_test(test_store_window_slides),
+		cmocka_unit_test(test_store_exact_sums),
 		cmocka_unit_test(test_store_late),
 		cmocka_unit_test(test_store_forget),
 		cmocka_unit_test_teardown(test_flapping_skip, teardown),
