@@ -12,6 +12,13 @@ IDLE=${DEMO_IDLE:-15}
 LOAD=${DEMO_LOAD:-60}
 AFTER=${DEMO_AFTER:-90}
 EVERY=${DEMO_EVERY:-5}
+for v in "$IDLE" "$LOAD" "$AFTER" "$EVERY"; do
+	case $v in
+	'' | *[!0-9]* | 0*[0-9]*)
+		echo "demo: DEMO_IDLE, DEMO_LOAD, DEMO_AFTER and DEMO_EVERY are whole seconds, not '$v'" >&2
+		exit 2 ;;
+	esac
+done
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: run it as root (the agent loads eBPF programs and makes a cgroup)" >&2

@@ -54,6 +54,12 @@ class Demo(unittest.TestCase):
         self.assertIn("instances 1 live", out)
         self.assertCleanedUp(out)
 
+    def test_bad_timing_is_refused(self):
+        p = start(DEMO_LOAD="1m")
+        out, _ = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 2, out)
+        self.assertIn("whole seconds, not '1m'", out)
+
     def test_ctrl_c_cleans_up(self):
         p = start(DEMO_IDLE="1", DEMO_LOAD="60")
         deadline = time.monotonic() + 30
