@@ -10,6 +10,7 @@ import unittest
 
 BUILD = os.environ.get("ASCALE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 ASAGENT = os.path.join(BUILD, "asagent")
+ASCOORD = os.path.join(BUILD, "ascoord")
 ASCTL = os.path.join(BUILD, "asctl")
 
 
@@ -178,6 +179,55 @@ class Load:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+
+
+class Ascoord:
+    """A real ascoord in the foreground on tmp/ascoord.conf, its control socket tmp/ascoord.sock,
+    its output in tmp/ascoord.log."""
+
+    def __init__(self, tmp, config, args=()):
+        """Writes config(sock), the configuration's text, and starts ascoord -f with args."""
+        self.sock = os.path.join(tmp, "ascoord.sock")
+        self.conf = os.path.join(tmp, "ascoord.conf")
+        self.logpath = os.path.join(tmp, "ascoord.log")
+        self.args = args
+        with open(self.conf, "w") as f:
+            f.write(config(self.sock))
+        self.start(log_mode="w")
+
+    def start(self, log_mode="a"):
+        """Starts ascoord (again), its output after what the log holds ("a") or instead ("w");
+        returns once its control socket is there."""
+        with open(self.logpath, log_mode) as log:
+            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf, *self.args], stdout=log,
+                                         stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("ascoord did not start: " + self.output())
+            time.sleep(0.05)
+
+    def output(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def asctl(self, *args):
+        """asctl --socket SOCK ARGS: its output; an AssertionError when it fails."""
+        p = subprocess.run([ASCTL, "--socket", self.sock, *args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=20)
+        if p.returncode != 0:
+            raise AssertionError(f"asctl {args} failed: {p.stderr}\n{self.output()}")
+        return p.stdout
+
+    def status(self):
+        """The first setting of asctl status --json."""
+        return json.loads(self.asctl("status", "--json"))["settings"][0]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        return self.proc.returncode
 
 
 class TempDir:

@@ -8,9 +8,8 @@ import time
 import unittest
 import urllib.request
 
-from ascale_test import ASCTL, BUILD, TempDir
+from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir
 
-ASCOORD = os.path.join(BUILD, "ascoord")
 FAKE_ARM = os.path.join(os.path.dirname(__file__), "..", "servers", "fake_arm.py")
 TOKEN = "test-token-1234"
 
@@ -66,36 +65,17 @@ class FakeArm:
         self.proc.stdout.close()
 
 
-class Coordinator:
+class Coordinator(Ascoord):
+    """ascoord with token in tmp/arm.token, on config(sock) or else the azureml setting above."""
+
     def __init__(self, tmp, port, token, config=None, args=()):
-        self.sock = os.path.join(tmp, "ascoord.sock")
-        self.conf = os.path.join(tmp, "ascoord.conf")
         token_file = os.path.join(tmp, "arm.token")
         with open(token_file, "w") as f:
             f.write(token + "\n")
-        with open(self.conf, "w") as f:
-            f.write(config(self.sock) if config else
-                    CONFIG.format(sock=self.sock, port=port, token_file=token_file, state=tmp))
-        self.logpath = os.path.join(tmp, "ascoord.log")
-        with open(self.logpath, "w") as log:
-            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf, *args], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("ascoord did not start: " + self.output())
-            time.sleep(0.05)
 
-    def output(self):
-        with open(self.logpath) as f:
-            return f.read()
-
-    def status(self):
-        p = subprocess.run([ASCTL, "--socket", self.sock, "status", "--json"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=20)
-        if p.returncode != 0:
-            raise AssertionError("asctl status: %s\n%s" % (p.stderr, self.output()))
-        return json.loads(p.stdout)["settings"][0]
+        def default(sock):
+            return CONFIG.format(sock=sock, port=port, token_file=token_file, state=tmp)
+        super().__init__(tmp, config or default, args)
 
     def wait(self, pred, timeout, what):
         deadline = time.monotonic() + timeout
@@ -109,12 +89,6 @@ class Coordinator:
                 raise AssertionError("%s: not within %ss: %s\n%s" % (what, timeout, json.dumps(st),
                                                                     self.output()))
             time.sleep(0.2)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        return self.proc.returncode
 
 
 def last_ok(st):

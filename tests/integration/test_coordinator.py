@@ -9,9 +9,7 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, BUILD, TempDir, need_root
-
-ASCOORD = os.path.join(BUILD, "ascoord")
+from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir, need_root
 
 CONFIG = """\
 [coordinator]
@@ -41,31 +39,9 @@ scale = in 1
 """
 
 
-class Coordinator:
+class Coordinator(Ascoord):
     def __init__(self, tmp, group="nogroup", extra=""):
-        self.sock = os.path.join(tmp, "ascoord.sock")
-        self.conf = os.path.join(tmp, "ascoord.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONFIG.format(sock=self.sock, group=group, state=tmp) + extra)
-        self.logpath = os.path.join(tmp, "ascoord.log")
-        with open(self.logpath, "w") as log:
-            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"ascoord did not start: {self.output()}")
-            time.sleep(0.05)
-
-    def output(self):
-        with open(self.logpath) as f:
-            return f.read()
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        return self.proc.returncode
+        super().__init__(tmp, lambda sock: CONFIG.format(sock=sock, group=group, state=tmp) + extra)
 
 
 def asctl(sock, *args, wrap=()):

@@ -8,12 +8,11 @@ import json
 import os
 import random
 import signal
-import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, Agent, TempDir
-from test_backends import ASCOORD, TOKEN, FakeArm
+from ascale_test import Agent, Ascoord, TempDir
+from test_backends import TOKEN, FakeArm
 from test_ingest import free_port, write_keys
 
 CONFIG = """\
@@ -55,45 +54,33 @@ cooldown = {cooldown}
 """
 
 
-class Stack:
+class Stack(Ascoord):
     """fake_arm, one asagent and an ascoord that can be killed and started again on the same state_dir."""
 
     def __init__(self, tmp, capacity=2, min_count=2, max_count=6, cooldown="30s", reconcile="1h"):
         self.tmp = tmp
         self.fake = FakeArm(capacity=capacity, lifetime=900)
-        self.sock = os.path.join(tmp, "ascoord.sock")
         self.state = os.path.join(tmp, "state")
         self.port = free_port()
         self.keys = write_keys(os.path.join(tmp, "keys"))
         token_file = os.path.join(tmp, "arm.token")
         with open(token_file, "w") as f:
             f.write(TOKEN + "\n")
-        self.conf = os.path.join(tmp, "ascoord.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONFIG.format(sock=self.sock, port=self.port, keys=self.keys, state=self.state,
-                                  arm_port=self.fake.port, token_file=token_file, min=min_count,
-                                  max=max_count, cooldown=cooldown, reconcile=reconcile))
-        self.logpath = os.path.join(tmp, "ascoord.log")
-        self.proc = None
         self.exits = []
-        self.start()
+        super().__init__(tmp, lambda sock: CONFIG.format(
+            sock=sock, port=self.port, keys=self.keys, state=self.state, arm_port=self.fake.port,
+            token_file=token_file, min=min_count, max=max_count, cooldown=cooldown, reconcile=reconcile))
         agent_dir = os.path.join(tmp, "agent")
         os.mkdir(agent_dir)
         self.agent = Agent(agent_dir, source="procfs", instance="i1", deployment="blue",
                            endpoint="my-endpoint", coordinator="127.0.0.1:%d" % self.port,
                            key_file=self.keys, report_interval="1s")
 
-    def start(self):
-        with open(self.logpath, "a") as log:
+    def start(self, log_mode="a"):
+        """Every start, the first one too, marked in the log."""
+        with open(self.logpath, log_mode) as log:
             log.write("---- start ----\n")
-            log.flush()
-            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("ascoord did not start: " + self.output())
-            time.sleep(0.05)
+        super().start("a")
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -107,16 +94,12 @@ class Stack:
         self.agent.stop()
         self.fake.stop()
 
-    def output(self):
-        with open(self.logpath) as f:
-            return f.read()
-
     def status(self):
-        p = subprocess.run([ASCTL, "--socket", self.sock, "status", "--json"], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=20)
-        if p.returncode != 0:
+        """The setting's status, or None while ascoord does not answer."""
+        try:
+            return super().status()
+        except AssertionError:
             return None
-        return json.loads(p.stdout)["settings"][0]
 
     def patches(self):
         return [json.loads(r["body"])["sku"]["capacity"] for r in self.fake.requests("PATCH")]

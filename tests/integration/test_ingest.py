@@ -8,9 +8,8 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, BUILD, TempDir
+from ascale_test import ASCOORD, BUILD, Ascoord, TempDir
 
-ASCOORD = os.path.join(BUILD, "ascoord")
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
 CONFIG = """\
@@ -62,42 +61,16 @@ def write_keys(path, key_id=1):
     return path
 
 
-class Daemon:
+class Daemon(Ascoord):
     def __init__(self, tmp, max_instances=1000):
         self.tmp = tmp
-        self.sock = os.path.join(tmp, "ascoord.sock")
         self.port = free_port()
         self.keys = write_keys(os.path.join(tmp, "keys"))
-        self.conf = os.path.join(tmp, "ascoord.conf")
-        with open(self.conf, "w") as f:
-            f.write(CONFIG.format(sock=self.sock, port=self.port, keys=self.keys,
-                                  max_instances=max_instances, state=tmp))
-        self.logpath = os.path.join(tmp, "ascoord.log")
-        with open(self.logpath, "w") as log:
-            self.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.conf], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"ascoord did not start: {self.output()}")
-            time.sleep(0.05)
-
-    def output(self):
-        with open(self.logpath) as f:
-            return f.read()
-
-    def asctl(self, *args):
-        p = subprocess.run([ASCTL, "--socket", self.sock, *args], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=20)
-        if p.returncode != 0:
-            raise AssertionError(f"asctl {args} failed: {p.stderr}")
-        return p.stdout
+        super().__init__(tmp, lambda sock: CONFIG.format(sock=sock, port=self.port, keys=self.keys,
+                                                         max_instances=max_instances, state=tmp))
 
     def agents(self):
         return json.loads(self.asctl("agents", "--json"))
-
-    def status(self):
-        return json.loads(self.asctl("status", "--json"))["settings"][0]
 
     def loadgen(self, *args, keys=None, wait=True):
         cmd = [LOADGEN, "--port", str(self.port), "--key-file", keys or self.keys, *args]
@@ -108,12 +81,6 @@ class Daemon:
         if p.returncode != 0:
             raise AssertionError(f"loadgen failed: {err}")
         return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        return self.proc.returncode
 
     def wait_for(self, what, timeout):
         deadline = time.monotonic() + timeout

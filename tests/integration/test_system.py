@@ -3,12 +3,11 @@
 import json
 import os
 import signal
-import subprocess
 import time
 import unittest
 
 from ascale_test import Agent, Load, TempDir, cgroup2_mount, metrics, need_root, parse_time
-from test_ingest import ASCOORD, Daemon
+from test_ingest import Daemon
 
 REPORT = 1.0    # report_interval of the agents, seconds
 
@@ -120,12 +119,6 @@ class System(unittest.TestCase):
         self.assertTrue(got, self.d.agents())
         self.assertEqual(sorted(self.live()), ["vm-a"])
 
-    def restart_coordinator(self):
-        """ascoord again: the same configuration, port and socket."""
-        with open(self.d.logpath, "a") as log:
-            self.d.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.d.conf], stdout=log,
-                                           stderr=subprocess.STDOUT)
-
     def test_restart_leaves_no_hole(self):
         # A 60 s count window spans the whole 20 s outage at the first tick after the grace.
         # Checked against the old behaviour: with startup_grace = 0 (ASCALE_TEST_GRACE=0, the
@@ -146,8 +139,7 @@ class System(unittest.TestCase):
         with open(self.d.conf, "w") as f:
             f.write(conf)
         os.unlink(self.d.sock) if os.path.exists(self.d.sock) else None
-        self.restart_coordinator()
-        self.assertTrue(self.d.wait_for(lambda: os.path.exists(self.d.sock), 10), self.d.output())
+        self.d.start()
         a = self.agent("vm-a", 0, 30)
         a.wait_ready()
         self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
@@ -155,7 +147,7 @@ class System(unittest.TestCase):
         self.d.proc.send_signal(signal.SIGKILL)
         self.d.proc.wait(10)
         time.sleep(20)
-        self.restart_coordinator()
+        self.d.start()    # the same configuration, port and socket
         self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(starting=True), 40),
                         self.d.output())
         if grace:
@@ -182,10 +174,7 @@ class System(unittest.TestCase):
         s = metrics(a.ring)["stream"][0]
         self.assertNotEqual(s["state"], "connected")
         self.assertGreater(s["backlog"], 0)
-        # the same configuration, port and socket again
-        with open(self.d.logpath, "a") as log:
-            self.d.proc = subprocess.Popen([ASCOORD, "-f", "-c", self.d.conf], stdout=log,
-                                           stderr=subprocess.STDOUT)
+        self.d.start()    # the same configuration, port and socket again
         got = self.d.wait_for(lambda: "vm-a" in self.live(starting=True), 40)
         self.assertTrue(got, self.d.output())
         deadline = time.monotonic() + 10
