@@ -83,9 +83,8 @@ def measure(build):
     "cgroup" or "machine", "baseline"/"observed": the window's average before the step and at the
     decision, "decision_grain_s": the decided grain's end after the step}."""
     os.environ.setdefault("ASCALE_BUILD", build)
-    from ascale_test import Agent, Load, TempDir, parse_time
+    from ascale_test import Agent, Load, TempDir, free_port, parse_time, write_keys
     from test_backends import TOKEN, Coordinator, FakeArm
-    from test_ingest import free_port, write_keys
 
     out = {"seconds": None, "error": None, "source": "?", "scope": "machine", "observed": None,
            "baseline": None, "decision_grain_s": None}

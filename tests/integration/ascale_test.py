@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -179,6 +180,23 @@ class Load:
     def stop(self):
         self.proc.kill()
         self.proc.wait()
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_keys(path, key_id=1):
+    """A key file of one random HMAC key (id key_id), readable by its owner only, at path (returned)."""
+    with open(path, "w") as f:
+        f.write(f"{key_id} {os.urandom(32).hex()}\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 class Ascoord:

@@ -11,9 +11,8 @@ import signal
 import time
 import unittest
 
-from ascale_test import Agent, Ascoord, TempDir
+from ascale_test import Agent, Ascoord, TempDir, free_port, write_keys
 from test_backends import TOKEN, FakeArm
-from test_ingest import free_port, write_keys
 
 CONFIG = """\
 [coordinator]

@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, BUILD, Ascoord, TempDir
+from ascale_test import ASCOORD, BUILD, Ascoord, TempDir, free_port, write_keys
 
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
@@ -44,21 +44,6 @@ condition = Percentage CPU < 30 avg 3s
 timegrain = avg 1s
 scale = in 1
 """
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def write_keys(path, key_id=1):
-    with open(path, "w") as f:
-        f.write(f"{key_id} {os.urandom(32).hex()}\n")
-    os.chmod(path, 0o600)
-    return path
 
 
 class Daemon(Ascoord):
