@@ -5,14 +5,17 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 BUILD = os.environ.get("ASCALE_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 ASAGENT = os.path.join(BUILD, "asagent")
 ASCOORD = os.path.join(BUILD, "ascoord")
 ASCTL = os.path.join(BUILD, "asctl")
+SERVERS = os.path.join(os.path.dirname(__file__), "..", "servers")
 
 
 def need_root(test):
@@ -246,6 +249,32 @@ class Ascoord:
             self.proc.terminate()
             self.proc.wait(10)
         return self.proc.returncode
+
+
+class FakeServer:
+    """One of the loopback servers of tests/servers/ (script), on the port it prints first."""
+
+    def __init__(self, script, *args):
+        self.proc = subprocess.Popen([sys.executable, os.path.join(SERVERS, script), *args],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.base = "http://127.0.0.1:%d" % self.port
+
+    def call(self, path, obj=None):
+        """GET path, or POST obj to it as JSON: the answer's JSON (None when empty)."""
+        data = None if obj is None else json.dumps(obj).encode()
+        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def requests(self, method=None):
+        """The API requests logged so far (of fake_arm and fake_scaler), of that method if given."""
+        return [r for r in self.call("/_fake/requests") if method is None or r["method"] == method]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.proc.stdout.close()
 
 
 class TempDir:

@@ -3,14 +3,11 @@
 import json
 import os
 import subprocess
-import sys
 import time
 import unittest
-import urllib.request
 
-from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir
+from ascale_test import ASCOORD, ASCTL, Ascoord, FakeServer, TempDir
 
-FAKE_ARM = os.path.join(os.path.dirname(__file__), "..", "servers", "fake_arm.py")
 TOKEN = "test-token-1234"
 
 CONFIG = """\
@@ -42,27 +39,10 @@ count = 3
 """
 
 
-class FakeArm:
+class FakeArm(FakeServer):
     def __init__(self, capacity=1, lifetime=90):
-        self.proc = subprocess.Popen([sys.executable, FAKE_ARM, "--token", TOKEN, "--capacity",
-                                      str(capacity), "--lifetime", str(lifetime)],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def call(self, path, obj=None):
-        data = None if obj is None else json.dumps(obj).encode()
-        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
-
-    def requests(self, method=None):
-        return [r for r in self.call("/_fake/requests") if method is None or r["method"] == method]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
+        super().__init__("fake_arm.py", "--token", TOKEN, "--capacity", str(capacity), "--lifetime",
+                         str(lifetime))
 
 
 class Coordinator(Ascoord):

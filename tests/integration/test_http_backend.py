@@ -3,15 +3,12 @@
 import json
 import os
 import subprocess
-import sys
 import time
 import unittest
-import urllib.request
 
-from ascale_test import TempDir
+from ascale_test import FakeServer, TempDir
 from test_backends import ASCOORD, Coordinator, last_ok
 
-FAKE_SCALER = os.path.join(os.path.dirname(__file__), "..", "servers", "fake_scaler.py")
 API_KEY = "key-secret-4242"
 
 # %-formatted: the body template's braces stay as they are
@@ -49,27 +46,10 @@ def config_text(tmp, sock, port, extra=""):
     return CONFIG % {"sock": sock, "tmp": tmp, "port": port, "key": API_KEY, "extra": extra}
 
 
-class FakeScaler:
+class FakeScaler(FakeServer):
     def __init__(self, count):
-        self.proc = subprocess.Popen([sys.executable, FAKE_SCALER, "--count", str(count), "--field",
-                                      "spec.replicas", "--lifetime", "60"],
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def call(self, path, obj=None):
-        data = None if obj is None else json.dumps(obj).encode()
-        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
-
-    def requests(self, method=None):
-        return [r for r in self.call("/_fake/requests") if method is None or r["method"] == method]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
+        super().__init__("fake_scaler.py", "--count", str(count), "--field", "spec.replicas",
+                         "--lifetime", "60")
 
 
 class HttpBackend(unittest.TestCase):

@@ -3,15 +3,12 @@
 import json
 import os
 import subprocess
-import sys
 import time
 import unittest
-import urllib.request
 
-from ascale_test import ASCTL, TempDir
+from ascale_test import ASCTL, FakeServer, TempDir
 from test_backends import ASCOORD, TOKEN, Coordinator, FakeArm
 
-SINK = os.path.join(os.path.dirname(__file__), "..", "servers", "webhook_sink.py")
 SECRET = "sig=Zm9vYmFyLXNlY3JldA"
 
 CONFIG = """\
@@ -46,26 +43,12 @@ count = 3
 """
 
 
-class Sink:
+class Sink(FakeServer):
     def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, SINK, "--lifetime", "60"], stdout=subprocess.PIPE,
-                                     text=True)
-        self.port = int(self.proc.stdout.readline())
-        self.base = "http://127.0.0.1:%d" % self.port
-
-    def call(self, path, obj=None):
-        data = None if obj is None else json.dumps(obj).encode()
-        req = urllib.request.Request(self.base + path, data=data, method="GET" if obj is None else "POST")
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read() or b"null")
+        super().__init__("webhook_sink.py", "--lifetime", "60")
 
     def posts(self):
         return self.call("/_sink/posts")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.proc.stdout.close()
 
 
 def stats(sock, json_out=True):
