@@ -202,6 +202,29 @@ def write_keys(path, key_id=1):
     return path
 
 
+def write_token(path, token):
+    """A bearer token file (token_file) holding token, at path (returned)."""
+    with open(path, "w") as f:
+        f.write(token + "\n")
+    return path
+
+
+def ascoord_check(conf, text=None, stderr=subprocess.STDOUT):
+    """ascoord -t -c conf, with text written to conf first if given: the finished process, its
+    stderr in its stdout unless stderr=subprocess.PIPE keeps them apart."""
+    if text is not None:
+        with open(conf, "w") as f:
+            f.write(text)
+    return subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                          timeout=20)
+
+
+def line_of(path, line):
+    """The number of the first line of the file at path that is line."""
+    with open(path) as f:
+        return [l.rstrip("\n") for l in f].index(line) + 1
+
+
 class Ascoord:
     """A real ascoord in the foreground on tmp/ascoord.conf, its control socket tmp/ascoord.sock,
     its output in tmp/ascoord.log."""

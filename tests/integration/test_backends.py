@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, ASCTL, Ascoord, FakeServer, TempDir
+from ascale_test import ASCTL, Ascoord, FakeServer, TempDir, ascoord_check, line_of, write_token
 
 TOKEN = "test-token-1234"
 
@@ -49,9 +49,7 @@ class Coordinator(Ascoord):
     """ascoord with token in tmp/arm.token, on config(sock) or else the azureml setting above."""
 
     def __init__(self, tmp, port, token, config=None, args=()):
-        token_file = os.path.join(tmp, "arm.token")
-        with open(token_file, "w") as f:
-            f.write(token + "\n")
+        token_file = write_token(os.path.join(tmp, "arm.token"), token)
 
         def default(sock):
             return CONFIG.format(sock=sock, port=port, token_file=token_file, state=tmp)
@@ -212,18 +210,12 @@ class SimBackend(unittest.TestCase):
 class BackendConfig(unittest.TestCase):
     def check(self, tmp, extra, backend="azureml", drop=None):
         conf = os.path.join(tmp, "ascoord.conf")
-        token_file = os.path.join(tmp, "arm.token")
-        with open(token_file, "w") as f:
-            f.write(TOKEN + "\n")
+        token_file = write_token(os.path.join(tmp, "arm.token"), TOKEN)
         text = CONFIG.format(sock=os.path.join(tmp, "s"), port=1, token_file=token_file, state=tmp)
         text = text.replace("backend = azureml", "backend = " + backend)
         if drop:
             text = "".join(l for l in text.splitlines(True) if not l.startswith(drop + " ="))
-        with open(conf, "w") as f:
-            f.write(text + extra)
-        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=20)
-        return conf, p
+        return conf, ascoord_check(conf, text + extra)
 
     def test_good(self):
         with TempDir() as tmp:
@@ -239,9 +231,7 @@ class BackendConfig(unittest.TestCase):
             _, p = self.check(tmp, "")
             self.assertEqual(p.returncode, 0, p.stdout)
             os.unlink(os.path.join(tmp, "arm.token"))
-            conf = os.path.join(tmp, "ascoord.conf")
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=20)
+            p = ascoord_check(os.path.join(tmp, "ascoord.conf"))
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("arm.token", p.stdout)
 
@@ -249,7 +239,7 @@ class BackendConfig(unittest.TestCase):
         with TempDir() as tmp:
             conf, p = self.check(tmp, "[autoscale web]\nbogus = 1\n")
             self.assertEqual(p.returncode, 2, p.stdout)
-            line = CONFIG.count("\n") + 2
+            line = line_of(conf, "bogus = 1")
             self.assertIn("%s:%d: unknown key 'bogus' in [autoscale web] for backend azureml" %
                           (conf, line), p.stdout)
 
@@ -257,7 +247,7 @@ class BackendConfig(unittest.TestCase):
         with TempDir() as tmp:
             conf, p = self.check(tmp, "[autoscale web]\nmax_attempts = 0\n")
             self.assertEqual(p.returncode, 2, p.stdout)
-            self.assertIn("%s:%d: " % (conf, CONFIG.count("\n") + 2), p.stdout)
+            self.assertIn("%s:%d: " % (conf, line_of(conf, "max_attempts = 0")), p.stdout)
 
 
 if __name__ == "__main__":

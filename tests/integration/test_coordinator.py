@@ -9,7 +9,7 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir, need_root
+from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir, ascoord_check, need_root
 
 CONFIG = """\
 [coordinator]
@@ -168,10 +168,7 @@ class CoordinatorControl(unittest.TestCase):
     def test_bad_config(self):
         with TempDir() as tmp:
             conf = os.path.join(tmp, "bad.conf")
-            with open(conf, "w") as f:
-                f.write("[coordinator]\nlisten = nowhere\n")
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stderr=subprocess.PIPE, text=True,
-                               timeout=10)
+            p = ascoord_check(conf, "[coordinator]\nlisten = nowhere\n", stderr=subprocess.PIPE)
             self.assertEqual(p.returncode, 2)
             self.assertIn(f"{conf}:2: listen: expected HOST:PORT", p.stderr)
 

@@ -11,7 +11,7 @@ import signal
 import time
 import unittest
 
-from ascale_test import Agent, Ascoord, TempDir, free_port, write_keys
+from ascale_test import Agent, Ascoord, TempDir, free_port, write_keys, write_token
 from test_backends import TOKEN, FakeArm
 
 CONFIG = """\
@@ -62,9 +62,7 @@ class Stack(Ascoord):
         self.state = os.path.join(tmp, "state")
         self.port = free_port()
         self.keys = write_keys(os.path.join(tmp, "keys"))
-        token_file = os.path.join(tmp, "arm.token")
-        with open(token_file, "w") as f:
-            f.write(TOKEN + "\n")
+        token_file = write_token(os.path.join(tmp, "arm.token"), TOKEN)
         self.exits = []
         super().__init__(tmp, lambda sock: CONFIG.format(
             sock=sock, port=self.port, keys=self.keys, state=self.state, arm_port=self.fake.port,

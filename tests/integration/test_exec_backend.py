@@ -1,12 +1,11 @@
 """test_exec_backend: ascoord driving the exec backend: a script reads and sets the count."""
 
 import os
-import subprocess
 import time
 import unittest
 
-from ascale_test import TempDir
-from test_backends import ASCOORD, Coordinator, last_ok
+from ascale_test import TempDir, ascoord_check, line_of
+from test_backends import Coordinator, last_ok
 
 CONFIG = """\
 [coordinator]
@@ -162,11 +161,7 @@ class ExecBackend(unittest.TestCase):
 class ExecConfig(unittest.TestCase):
     def check(self, tmp, text):
         conf = os.path.join(tmp, "ascoord.conf")
-        with open(conf, "w") as f:
-            f.write(text)
-        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, timeout=20)
-        return conf, p
+        return conf, ascoord_check(conf, text)
 
     def test_good(self):
         with TempDir() as tmp:
@@ -183,7 +178,7 @@ class ExecConfig(unittest.TestCase):
             conf, p = self.check(tmp, text)
             self.assertEqual(p.returncode, 2, p.stdout)
             # at the section's (inih reports lines by key: its first key's)
-            line = text.splitlines().index("deployment = blue") + 1
+            line = line_of(conf, "deployment = blue")
             self.assertIn("%s:%d: autoscale web: backend exec needs command" % (conf, line), p.stdout)
 
     def test_bad_command(self):

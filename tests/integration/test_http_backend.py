@@ -6,8 +6,8 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import FakeServer, TempDir
-from test_backends import ASCOORD, Coordinator, last_ok
+from ascale_test import FakeServer, TempDir, ascoord_check, line_of
+from test_backends import Coordinator, last_ok
 
 API_KEY = "key-secret-4242"
 
@@ -123,11 +123,8 @@ class HttpBackend(unittest.TestCase):
             sock = os.path.join(tmp, "ascoord.sock")
             text = config_text(tmp, sock, self.fake.port, "header = X Bad Name: %s\n" % API_KEY)
             conf = os.path.join(tmp, "ascoord.conf")
-            with open(conf, "w") as f:
-                f.write(text)
-            line = text.splitlines().index("header = X Bad Name: %s" % API_KEY) + 1
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, timeout=20)
+            p = ascoord_check(conf, text, stderr=subprocess.PIPE)
+            line = line_of(conf, "header = X Bad Name: %s" % API_KEY)
             self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
             self.assertIn("%s:%d: header: expected 'Name: value'" % (conf, line), p.stderr)
             self.assertNotIn(API_KEY, p.stdout + p.stderr)
@@ -137,10 +134,7 @@ class HttpBackend(unittest.TestCase):
         with TempDir() as tmp:
             sock = os.path.join(tmp, "ascoord.sock")
             conf = os.path.join(tmp, "ascoord.conf")
-            with open(conf, "w") as f:
-                f.write(config_text(tmp, sock, self.fake.port))
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, timeout=20)
+            p = ascoord_check(conf, config_text(tmp, sock, self.fake.port), stderr=subprocess.PIPE)
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             self.assertIn("configuration OK", p.stdout)
 

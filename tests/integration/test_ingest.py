@@ -8,7 +8,7 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, BUILD, Ascoord, TempDir, free_port, write_keys
+from ascale_test import ASCOORD, BUILD, Ascoord, TempDir, ascoord_check, free_port, write_keys
 
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
@@ -223,10 +223,8 @@ class TestIngest(unittest.TestCase):
 
     def test_listen_needs_key_file(self):
         conf = os.path.join(self.tmp, "c.conf")
-        with open(conf, "w") as f:
-            f.write("[coordinator]\nlisten = 127.0.0.1:7410\ncontrol_socket = /tmp/x.sock\n")
-        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=10)
+        p = ascoord_check(conf, "[coordinator]\nlisten = 127.0.0.1:7410\ncontrol_socket = /tmp/x.sock\n",
+                          stderr=subprocess.PIPE)
         self.assertEqual(p.returncode, 2)
         self.assertIn(f"{conf}:2: listen needs key_file", p.stderr)
 

@@ -2,12 +2,11 @@
 
 import json
 import os
-import subprocess
 import time
 import unittest
 
-from ascale_test import TempDir
-from test_backends import ASCOORD, TOKEN, Coordinator, FakeArm
+from ascale_test import TempDir, ascoord_check, line_of, write_token
+from test_backends import TOKEN, Coordinator, FakeArm
 
 SCALE = "/apis/apps/v1/namespaces/prod/deployments/web-app/scale"
 MERGE_PATCH = "application/merge-patch+json"
@@ -209,9 +208,7 @@ class KubernetesBackend(unittest.TestCase):
             self.assertEqual(self.fake.scale_requests("PATCH"), [])
             self.assertTrue(all(r["auth"] == "Bearer wrong-token" for r in self.fake.requests()))
             # a token refresher replaces the file: read again, and the count is set
-            with open(os.path.join(tmp, "arm.token.new"), "w") as f:
-                f.write(TOKEN + "\n")
-            os.rename(os.path.join(tmp, "arm.token.new"), os.path.join(tmp, "arm.token"))
+            os.rename(write_token(os.path.join(tmp, "arm.token.new"), TOKEN), os.path.join(tmp, "arm.token"))
             c.wait(ok_at(3), 10, "count 3 with the new token")
             out = self.stop(c)
             self.assertNotIn("wrong-token", out)
@@ -221,18 +218,9 @@ class KubernetesBackend(unittest.TestCase):
 
 class KubernetesConfig(unittest.TestCase):
     def check(self, tmp, extra):
-        with open(os.path.join(tmp, "arm.token"), "w") as f:
-            f.write(TOKEN + "\n")
+        write_token(os.path.join(tmp, "arm.token"), TOKEN)
         conf = os.path.join(tmp, "ascoord.conf")
-        with open(conf, "w") as f:
-            f.write(kube_config(tmp, 1, extra=extra)(os.path.join(tmp, "s")))
-        p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=20)
-        return conf, p
-
-    def line_of(self, conf, text):
-        with open(conf) as f:
-            return [l.rstrip("\n") for l in f].index(text) + 1
+        return conf, ascoord_check(conf, kube_config(tmp, 1, extra=extra)(os.path.join(tmp, "s")))
 
     def test_good(self):
         with TempDir() as tmp:
@@ -245,28 +233,27 @@ class KubernetesConfig(unittest.TestCase):
             conf, p = self.check(tmp, "[autoscale web]\nnamespace = Prod_1\n")
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("%s:%d: namespace: expected a Kubernetes name" %
-                          (conf, self.line_of(conf, "namespace = Prod_1")), p.stdout)
+                          (conf, line_of(conf, "namespace = Prod_1")), p.stdout)
 
     def test_bad_api(self):
         with TempDir() as tmp:
             conf, p = self.check(tmp, "[autoscale web]\napi = ftp://k8s.example\n")
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("%s:%d: api: expected an http:// or https:// URL" %
-                          (conf, self.line_of(conf, "api = ftp://k8s.example")), p.stdout)
+                          (conf, line_of(conf, "api = ftp://k8s.example")), p.stdout)
 
     def test_azure_key_is_not_a_kubernetes_key(self):
         with TempDir() as tmp:
             conf, p = self.check(tmp, "[autoscale web]\nworkspace = ws-1\n")
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("%s:%d: unknown key 'workspace' in [autoscale web] for backend kubernetes" %
-                          (conf, self.line_of(conf, "workspace = ws-1")), p.stdout)
+                          (conf, line_of(conf, "workspace = ws-1")), p.stdout)
 
     def test_missing_token_file(self):
         with TempDir() as tmp:
             conf, p = self.check(tmp, "")
             os.unlink(os.path.join(tmp, "arm.token"))
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, timeout=20)
+            p = ascoord_check(conf)
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("arm.token", p.stdout)
 

@@ -6,8 +6,8 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, FakeServer, TempDir
-from test_backends import ASCOORD, TOKEN, Coordinator, FakeArm
+from ascale_test import ASCTL, FakeServer, TempDir, ascoord_check, line_of, write_token
+from test_backends import TOKEN, Coordinator, FakeArm
 
 SECRET = "sig=Zm9vYmFyLXNlY3JldA"
 
@@ -141,13 +141,9 @@ class Webhooks(unittest.TestCase):
             text = CONFIG.format(sock=os.path.join(tmp, "s"), state=tmp, arm_port=1,
                                  token_file=os.path.join(tmp, "t"),
                                  notify="notify = ftp://example.com/%s" % SECRET)
-            with open(conf, "w") as f:
-                f.write(text)
-            with open(os.path.join(tmp, "t"), "w") as f:
-                f.write(TOKEN)
-            line = text.splitlines().index("notify = ftp://example.com/%s" % SECRET) + 1
-            p = subprocess.run([ASCOORD, "-t", "-c", conf], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, timeout=10)
+            write_token(os.path.join(tmp, "t"), TOKEN)
+            p = ascoord_check(conf, text)
+            line = line_of(conf, "notify = ftp://example.com/%s" % SECRET)
             self.assertEqual(p.returncode, 2, p.stdout)
             self.assertIn("%s:%d: notify:" % (conf, line), p.stdout)
             self.assertNotIn(SECRET, p.stdout)
