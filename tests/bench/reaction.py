@@ -17,41 +17,6 @@ WINDOW_S = 10           # the rule's window: Percentage CPU > 40 avg 10s
 BUDGET_S = WINDOW_S + 2  # DESIGN.md: load step → scaling API call ≤ window + 2 s
 GIVE_UP_S = 60
 
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 1s
-startup_grace = 0
-reconcile_every = 1h
-control_socket = {sock}
-control_group = nogroup
-listen = 127.0.0.1:{port}
-key_file = {keys}
-state_dir = {state}
-
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = azureml
-arm = http://127.0.0.1:{arm_port}
-subscription = sub-1
-resource_group = rg-1
-workspace = ws-1
-token_file = {token_file}
-poll_interval = 100ms
-retry_delay = 100ms
-
-[profile web default]
-min_count = 1
-max_count = 10
-count = 2
-
-[rule web default scale-out]
-condition = Percentage CPU > 40 avg {window}s
-timegrain = avg 1s
-scale = out 1
-"""
-
 
 def wait_for(pred, timeout, step=0.2):
     """pred() until it is true or timeout seconds passed; its last value."""
@@ -83,7 +48,8 @@ def measure(build):
     "cgroup" or "machine", "baseline"/"observed": the window's average before the step and at the
     decision, "decision_grain_s": the decided grain's end after the step}."""
     os.environ.setdefault("ASCALE_BUILD", build)
-    from ascale_test import Agent, Load, TempDir, free_port, parse_time, write_keys
+    from ascale_test import (Agent, Load, TempDir, azureml_section, coordinator_section, free_port,
+                             parse_time, section, write_keys)
     from test_backends import TOKEN, Coordinator, FakeArm
 
     out = {"seconds": None, "error": None, "source": "?", "scope": "machine", "observed": None,
@@ -97,8 +63,15 @@ def measure(build):
         keys = write_keys(os.path.join(tmp, "keys"))
         state = os.path.join(tmp, "state")
         os.mkdir(state)
-        conf = lambda sock: CONFIG.format(sock=sock, port=port, keys=keys, state=state, arm_port=fake.port,
-                                          token_file=os.path.join(tmp, "arm.token"), window=WINDOW_S)
+
+        def conf(sock):
+            return (coordinator_section(sock, state, settle="1s", startup_grace=0, reconcile_every="1h",
+                                        listen="127.0.0.1:%d" % port, key_file=keys) +
+                    azureml_section(fake.port, os.path.join(tmp, "arm.token"), poll_interval="100ms",
+                                    retry_delay="100ms") +
+                    section("profile web default", min_count=1, max_count=10, count=2) +
+                    section("rule web default scale-out", condition="Percentage CPU > 40 avg %ds" % WINDOW_S,
+                            timegrain="avg 1s", scale="out 1"))
         coord = Coordinator(tmp, fake.port, TOKEN, conf)
         adir = os.path.join(tmp, "agent")
         os.mkdir(adir)

@@ -202,6 +202,31 @@ def write_keys(path, key_id=1):
     return path
 
 
+def section(name, /, **keys):
+    """A section of a config file: [name], a `key = value` line for each of keys in their order (a
+    list as value repeats the key), a blank line."""
+    lines = ["[%s]\n" % name]
+    for k, v in keys.items():
+        lines += ["%s = %s\n" % (k, x) for x in (v if isinstance(v, list) else [v])]
+    return "".join(lines) + "\n"
+
+
+def coordinator_section(sock, state, **keys):
+    """[coordinator] as the tests run ascoord: a tick a second, the control socket sock for the group
+    nogroup, state_dir state; keys add to these or replace them."""
+    return section("coordinator", **{"evaluate_every": "1s", "control_socket": sock,
+                                     "control_group": "nogroup", "state_dir": state, **keys})
+
+
+def azureml_section(arm_port, token_file, **keys):
+    """[autoscale web] on the azureml backend: deployment blue of my-endpoint in workspace ws-1 of
+    subscription sub-1, resource group rg-1, at fake_arm on arm_port; keys add to these or replace them."""
+    return section("autoscale web", **{"deployment": "blue", "endpoint": "my-endpoint",
+                                       "backend": "azureml", "arm": "http://127.0.0.1:%d" % arm_port,
+                                       "subscription": "sub-1", "resource_group": "rg-1",
+                                       "workspace": "ws-1", "token_file": token_file, **keys})
+
+
 def write_token(path, token):
     """A bearer token file (token_file) holding token, at path (returned)."""
     with open(path, "w") as f:

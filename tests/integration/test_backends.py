@@ -6,37 +6,17 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, Ascoord, FakeServer, TempDir, ascoord_check, line_of, write_token
+from ascale_test import (ASCTL, Ascoord, FakeServer, TempDir, ascoord_check, azureml_section,
+                         coordinator_section, line_of, section, write_token)
 
 TOKEN = "test-token-1234"
 
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-reconcile_every = 2s
-control_socket = {sock}
-control_group = nogroup
-state_dir = {state}
 
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = azureml
-arm = http://127.0.0.1:{port}
-subscription = sub-1
-resource_group = rg-1
-workspace = ws-1
-token_file = {token_file}
-poll_interval = 100ms
-retry_delay = 100ms
-max_attempts = 2
-
-[profile web default]
-min_count = 3
-max_count = 5
-count = 3
-"""
+def config_text(sock, port, token_file, state):
+    """The setting of these tests: azureml at fake_arm on port, between 3 and 5 instances."""
+    return (coordinator_section(sock, state, settle=0, reconcile_every="2s") +
+            azureml_section(port, token_file, poll_interval="100ms", retry_delay="100ms", max_attempts=2) +
+            section("profile web default", min_count=3, max_count=5, count=3))
 
 
 class FakeArm(FakeServer):
@@ -52,7 +32,7 @@ class Coordinator(Ascoord):
         token_file = write_token(os.path.join(tmp, "arm.token"), token)
 
         def default(sock):
-            return CONFIG.format(sock=sock, port=port, token_file=token_file, state=tmp)
+            return config_text(sock, port, token_file, tmp)
         super().__init__(tmp, config or default, args)
 
     def wait(self, pred, timeout, what):
@@ -146,7 +126,7 @@ class AzureMLBackend(unittest.TestCase):
                 f.write(TOKEN)
 
             def config(sock):
-                text = CONFIG.format(sock=sock, port=self.fake.port, token_file="-", state=tmp)
+                text = config_text(sock, self.fake.port, "-", tmp)
                 return text.replace("token_file = -", "token_command = %s --resource arm" % script)
 
             c = Coordinator(tmp, self.fake.port, TOKEN, config)
@@ -173,7 +153,7 @@ class SimBackend(unittest.TestCase):
         """A slow set: the count stays until it completes; status shows the operation."""
         with TempDir() as tmp:
             def config(sock):
-                text = CONFIG.format(sock=sock, port=1, token_file="-", state=tmp)
+                text = config_text(sock, 1, "-", tmp)
                 head, _, tail = text.partition("[autoscale web]")
                 return (head + "[autoscale web]\ndeployment = blue\nbackend = sim\ninitial = 1\n"
                         "delay = 3s\n\n[profile web default]" + tail.partition("[profile web default]")[2])
@@ -211,7 +191,7 @@ class BackendConfig(unittest.TestCase):
     def check(self, tmp, extra, backend="azureml", drop=None):
         conf = os.path.join(tmp, "ascoord.conf")
         token_file = write_token(os.path.join(tmp, "arm.token"), TOKEN)
-        text = CONFIG.format(sock=os.path.join(tmp, "s"), port=1, token_file=token_file, state=tmp)
+        text = config_text(os.path.join(tmp, "s"), 1, token_file, tmp)
         text = text.replace("backend = azureml", "backend = " + backend)
         if drop:
             text = "".join(l for l in text.splitlines(True) if not l.startswith(drop + " ="))

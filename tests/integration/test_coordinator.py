@@ -9,39 +9,22 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, ASCTL, Ascoord, TempDir, ascoord_check, need_root
+from ascale_test import (ASCOORD, ASCTL, Ascoord, TempDir, ascoord_check, coordinator_section, need_root,
+                         section)
 
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-control_socket = {sock}
-control_group = {group}
-state_dir = {state}
 
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = sim
-
-[profile web default]
-min_count = 2
-max_count = 5
-count = 3
-
-[rule web default scale-out]
-condition = Percentage CPU > 70 avg 5m
-scale = out 2
-
-[rule web default scale-in]
-condition = Percentage CPU < 30 avg 5m
-scale = in 1
-"""
+def config_text(sock, group, state):
+    """A sim endpoint of 3 instances, 2 to 5, with rules on metrics no agent sends."""
+    return (coordinator_section(sock, state, settle=0, control_group=group) +
+            section("autoscale web", deployment="blue", endpoint="my-endpoint", backend="sim") +
+            section("profile web default", min_count=2, max_count=5, count=3) +
+            section("rule web default scale-out", condition="Percentage CPU > 70 avg 5m", scale="out 2") +
+            section("rule web default scale-in", condition="Percentage CPU < 30 avg 5m", scale="in 1"))
 
 
 class Coordinator(Ascoord):
     def __init__(self, tmp, group="nogroup", extra=""):
-        super().__init__(tmp, lambda sock: CONFIG.format(sock=sock, group=group, state=tmp) + extra)
+        super().__init__(tmp, lambda sock: config_text(sock, group, tmp) + extra)
 
 
 def asctl(sock, *args, wrap=()):
@@ -180,7 +163,7 @@ class CoordinatorControl(unittest.TestCase):
             sock.settimeout(10)
             conf = os.path.join(tmp, "c.conf")
             with open(conf, "w") as f:
-                f.write(CONFIG.format(sock=os.path.join(tmp, "c.sock"), group="", state=tmp))
+                f.write(config_text(os.path.join(tmp, "c.sock"), "", tmp))
             proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=subprocess.DEVNULL,
                                     env=dict(os.environ, NOTIFY_SOCKET=path))
             try:

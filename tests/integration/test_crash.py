@@ -11,46 +11,9 @@ import signal
 import time
 import unittest
 
-from ascale_test import Agent, Ascoord, TempDir, free_port, write_keys, write_token
+from ascale_test import (Agent, Ascoord, TempDir, azureml_section, coordinator_section, free_port, section,
+                         write_keys, write_token)
 from test_backends import TOKEN, FakeArm
-
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 200ms
-startup_grace = 3s
-reconcile_every = {reconcile}
-control_socket = {sock}
-control_group = nogroup
-listen = 127.0.0.1:{port}
-key_file = {keys}
-state_dir = {state}
-
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = azureml
-arm = http://127.0.0.1:{arm_port}
-subscription = sub-1
-resource_group = rg-1
-workspace = ws-1
-token_file = {token_file}
-poll_interval = 200ms
-retry_delay = 100ms
-retry_max = 1s
-max_attempts = 4
-
-[profile web default]
-min_count = {min}
-max_count = {max}
-count = {min}
-
-[rule web default out]
-condition = Percentage CPU >= 0 avg 2s
-timegrain = avg 1s
-scale = out 1
-cooldown = {cooldown}
-"""
 
 
 class Stack(Ascoord):
@@ -64,9 +27,18 @@ class Stack(Ascoord):
         self.keys = write_keys(os.path.join(tmp, "keys"))
         token_file = write_token(os.path.join(tmp, "arm.token"), TOKEN)
         self.exits = []
-        super().__init__(tmp, lambda sock: CONFIG.format(
-            sock=sock, port=self.port, keys=self.keys, state=self.state, arm_port=self.fake.port,
-            token_file=token_file, min=min_count, max=max_count, cooldown=cooldown, reconcile=reconcile))
+
+        def config(sock):
+            return (coordinator_section(sock, self.state, settle="200ms", startup_grace="3s",
+                                        reconcile_every=reconcile, listen="127.0.0.1:%d" % self.port,
+                                        key_file=self.keys) +
+                    azureml_section(self.fake.port, token_file, poll_interval="200ms", retry_delay="100ms",
+                                    retry_max="1s", max_attempts=4) +
+                    section("profile web default", min_count=min_count, max_count=max_count,
+                            count=min_count) +
+                    section("rule web default out", condition="Percentage CPU >= 0 avg 2s",
+                            timegrain="avg 1s", scale="out 1", cooldown=cooldown))
+        super().__init__(tmp, config)
         agent_dir = os.path.join(tmp, "agent")
         os.mkdir(agent_dir)
         self.agent = Agent(agent_dir, source="procfs", instance="i1", deployment="blue",

@@ -4,32 +4,8 @@ import os
 import time
 import unittest
 
-from ascale_test import TempDir, ascoord_check, line_of
+from ascale_test import TempDir, ascoord_check, coordinator_section, line_of, section
 from test_backends import Coordinator, last_ok
-
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-reconcile_every = 2s
-control_socket = {sock}
-control_group = nogroup
-state_dir = {tmp}
-
-[autoscale web]
-deployment = blue
-endpoint = pool-api
-backend = exec
-command = {script} --via 'exec backend'
-timeout = 10s
-retry_delay = 100ms
-max_attempts = 2
-
-[profile web default]
-min_count = 3
-max_count = 5
-count = 3
-"""
 
 # The endpoint: its count in DIR/count; every call appends one line to DIR/calls:
 # action|capacity|previous|setting|endpoint|deployment|args|INVOCATION_ID|ASCALE_TEST_KEEP
@@ -70,7 +46,11 @@ def calls(tmp):
 
 
 def config_text(tmp, sock, script, drop=None):
-    text = CONFIG.format(sock=sock, tmp=tmp, script=script)
+    text = (coordinator_section(sock, tmp, settle=0, reconcile_every="2s") +
+            section("autoscale web", deployment="blue", endpoint="pool-api", backend="exec",
+                    command="%s --via 'exec backend'" % script, timeout="10s", retry_delay="100ms",
+                    max_attempts=2) +
+            section("profile web default", min_count=3, max_count=5, count=3))
     if drop:
         text = "".join(l for l in text.splitlines(True) if not l.startswith(drop + " ="))
     return text

@@ -6,44 +6,23 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import FakeServer, TempDir, ascoord_check, line_of
+from ascale_test import FakeServer, TempDir, ascoord_check, coordinator_section, line_of, section
 from test_backends import Coordinator, last_ok
 
 API_KEY = "key-secret-4242"
 
-# %-formatted: the body template's braces stay as they are
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-reconcile_every = 2s
-control_socket = %(sock)s
-control_group = nogroup
-state_dir = %(tmp)s
-
-[autoscale web]
-deployment = blue
-endpoint = pool-api
-backend = http
-url = http://127.0.0.1:%(port)d/v1/pools/blue
-method = PATCH
-header = X-Api-Key: %(key)s
-header = X-Team: ml
-body = {"spec": {"replicas": {{capacity}}}, "from": "{{previous}}", "pool": "{{setting}}/{{deployment}}"}
-get_url = http://127.0.0.1:%(port)d/v1/pools/blue
-get_pointer = /status/replicas
-retry_delay = 100ms
-max_attempts = 2
-%(extra)s
-[profile web default]
-min_count = 3
-max_count = 5
-count = 3
-"""
-
 
 def config_text(tmp, sock, port, extra=""):
-    return CONFIG % {"sock": sock, "tmp": tmp, "port": port, "key": API_KEY, "extra": extra}
+    """The pool at fake_scaler on port, between 3 and 5; extra: more lines of [autoscale web]."""
+    url = "http://127.0.0.1:%d/v1/pools/blue" % port
+    return (coordinator_section(sock, tmp, settle=0, reconcile_every="2s") +
+            section("autoscale web", deployment="blue", endpoint="pool-api", backend="http", url=url,
+                    method="PATCH", header=["X-Api-Key: " + API_KEY, "X-Team: ml"],
+                    body='{"spec": {"replicas": {{capacity}}}, "from": "{{previous}}", '
+                         '"pool": "{{setting}}/{{deployment}}"}',
+                    get_url=url, get_pointer="/status/replicas", retry_delay="100ms", max_attempts=2) +
+            extra +
+            section("profile web default", min_count=3, max_count=5, count=3))
 
 
 class FakeScaler(FakeServer):

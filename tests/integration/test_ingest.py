@@ -8,42 +8,23 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCOORD, BUILD, Ascoord, TempDir, ascoord_check, free_port, write_keys
+from ascale_test import (ASCOORD, BUILD, Ascoord, TempDir, ascoord_check, coordinator_section, free_port,
+                         section, write_keys)
 
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 2s
-startup_grace = 0
-control_socket = {sock}
-control_group = nogroup
-state_dir = {state}
-listen = 127.0.0.1:{port}
-key_file = {keys}
-max_instances = {max_instances}
 
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = sim
-
-[profile web default]
-min_count = 2
-max_count = 5
-count = 3
-
-[rule web default scale-out]
-condition = CpuUtilizationPercentage > 70 avg 3s
-timegrain = avg 1s
-scale = out 2
-
-[rule web default scale-in]
-condition = Percentage CPU < 30 avg 3s
-timegrain = avg 1s
-scale = in 1
-"""
+def config_text(sock, port, keys, max_instances, state):
+    """A sim endpoint of 3 instances, 2 to 5, listening on port for agents with a key of keys; one rule
+    names Percentage CPU by its alias."""
+    return (coordinator_section(sock, state, settle="2s", startup_grace=0, listen="127.0.0.1:%d" % port,
+                                key_file=keys, max_instances=max_instances) +
+            section("autoscale web", deployment="blue", endpoint="my-endpoint", backend="sim") +
+            section("profile web default", min_count=2, max_count=5, count=3) +
+            section("rule web default scale-out", condition="CpuUtilizationPercentage > 70 avg 3s",
+                    timegrain="avg 1s", scale="out 2") +
+            section("rule web default scale-in", condition="Percentage CPU < 30 avg 3s", timegrain="avg 1s",
+                    scale="in 1"))
 
 
 class Daemon(Ascoord):
@@ -51,8 +32,7 @@ class Daemon(Ascoord):
         self.tmp = tmp
         self.port = free_port()
         self.keys = write_keys(os.path.join(tmp, "keys"))
-        super().__init__(tmp, lambda sock: CONFIG.format(sock=sock, port=self.port, keys=self.keys,
-                                                         max_instances=max_instances, state=tmp))
+        super().__init__(tmp, lambda sock: config_text(sock, self.port, self.keys, max_instances, tmp))
 
     def agents(self):
         return json.loads(self.asctl("agents", "--json"))
@@ -233,8 +213,7 @@ class TestIngest(unittest.TestCase):
         os.chmod(keys, 0o644)
         conf = os.path.join(self.tmp, "c.conf")
         with open(conf, "w") as f:
-            f.write(CONFIG.format(sock=os.path.join(self.tmp, "s.sock"), port=free_port(),
-                                  keys=keys, max_instances=10, state=self.tmp))
+            f.write(config_text(os.path.join(self.tmp, "s.sock"), free_port(), keys, 10, self.tmp))
         p = subprocess.run([ASCOORD, "-f", "-c", conf], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=10)
         self.assertEqual(p.returncode, 1, p.stderr)

@@ -5,35 +5,11 @@ import os
 import time
 import unittest
 
-from ascale_test import TempDir, ascoord_check, line_of, write_token
+from ascale_test import TempDir, ascoord_check, coordinator_section, line_of, section, write_token
 from test_backends import TOKEN, Coordinator, FakeArm
 
 SCALE = "/apis/apps/v1/namespaces/prod/deployments/web-app/scale"
 MERGE_PATCH = "application/merge-patch+json"
-
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-reconcile_every = {reconcile}
-control_socket = {sock}
-control_group = nogroup
-state_dir = {state}
-
-[autoscale web]
-deployment = web-app
-backend = kubernetes
-api = http://127.0.0.1:{port}/
-namespace = prod
-token_file = {token_file}
-retry_delay = 100ms
-max_attempts = 3
-
-[profile web default]
-min_count = 3
-max_count = 5
-count = 3
-"""
 
 FORBIDDEN = {"status": 403, "reason": "Forbidden",
              "message": 'deployments.apps "web-app" is forbidden: User "system:serviceaccount:ml:ascale" '
@@ -56,8 +32,14 @@ class TimedFakeArm(FakeArm):
 def kube_config(tmp, port, reconcile="1s", extra=""):
     state = os.path.join(tmp, "state")
     os.makedirs(state, exist_ok=True)
-    return lambda sock: CONFIG.format(reconcile=reconcile, sock=sock, state=state, port=port,
-                                      token_file=os.path.join(tmp, "arm.token")) + extra
+
+    def config(sock):
+        return (coordinator_section(sock, state, settle=0, reconcile_every=reconcile) +
+                section("autoscale web", deployment="web-app", backend="kubernetes",
+                        api="http://127.0.0.1:%d/" % port, namespace="prod",
+                        token_file=os.path.join(tmp, "arm.token"), retry_delay="100ms", max_attempts=3) +
+                section("profile web default", min_count=3, max_count=5, count=3) + extra)
+    return config
 
 
 def last(st):

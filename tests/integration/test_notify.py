@@ -6,41 +6,19 @@ import subprocess
 import time
 import unittest
 
-from ascale_test import ASCTL, FakeServer, TempDir, ascoord_check, line_of, write_token
+from ascale_test import (ASCTL, FakeServer, TempDir, ascoord_check, azureml_section, coordinator_section,
+                         line_of, section, write_token)
 from test_backends import TOKEN, Coordinator, FakeArm
 
 SECRET = "sig=Zm9vYmFyLXNlY3JldA"
 
-CONFIG = """\
-[coordinator]
-evaluate_every = 1s
-settle = 0
-reconcile_every = 1s
-control_socket = {sock}
-control_group = nogroup
-state_dir = {state}
-notify_retry_delay = 100ms
-notify_retry_max = 200ms
-notify_attempts = 3
 
-[autoscale web]
-deployment = blue
-endpoint = my-endpoint
-backend = azureml
-arm = http://127.0.0.1:{arm_port}
-subscription = sub-1
-resource_group = rg-1
-workspace = ws-1
-token_file = {token_file}
-poll_interval = 100ms
-retry_delay = 100ms
-{notify}
-
-[profile web default]
-min_count = 3
-max_count = 5
-count = 3
-"""
+def config_text(sock, state, arm_port, token_file, notify):
+    """azureml at fake_arm on arm_port, between 3 and 5 instances, notifying the URLs of notify."""
+    return (coordinator_section(sock, state, settle=0, reconcile_every="1s", notify_retry_delay="100ms",
+                                notify_retry_max="200ms", notify_attempts=3) +
+            azureml_section(arm_port, token_file, poll_interval="100ms", retry_delay="100ms", notify=notify) +
+            section("profile web default", min_count=3, max_count=5, count=3))
 
 
 class Sink(FakeServer):
@@ -70,8 +48,7 @@ class Webhooks(unittest.TestCase):
         state = os.path.join(tmp, "state")
 
         def config(sock):
-            return CONFIG.format(sock=sock, state=state, arm_port=self.fake.port,
-                                 token_file=os.path.join(tmp, "arm.token"), notify=notify)
+            return config_text(sock, state, self.fake.port, os.path.join(tmp, "arm.token"), notify)
 
         c = Coordinator(tmp, self.fake.port, TOKEN, config)
         self.addCleanup(c.stop)
@@ -80,7 +57,7 @@ class Webhooks(unittest.TestCase):
     def test_scale_out_is_notified(self):
         with TempDir() as tmp:
             hook = "%s/hook/a?%s" % (self.sink.base, SECRET)
-            c, state = self.start(tmp, "notify = %s\nnotify = %s/hook/b" % (hook, self.sink.base))
+            c, state = self.start(tmp, [hook, "%s/hook/b" % self.sink.base])
             c.wait(lambda s: s["count"] == 3, 15, "the clamp to 3")
             deadline = time.monotonic() + 10
             while len(self.sink.posts()) < 2 and time.monotonic() < deadline:
@@ -119,7 +96,7 @@ class Webhooks(unittest.TestCase):
     def test_failing_webhook_never_blocks_scaling(self):
         with TempDir() as tmp:
             self.sink.call("/_sink/faults", {"next": ["slow:3"] + [500] * 20})
-            c, _ = self.start(tmp, "notify = %s/hook" % self.sink.base)
+            c, _ = self.start(tmp, ["%s/hook" % self.sink.base])
             c.wait(lambda s: s["count"] == 3, 15, "the clamp to 3, whatever the webhook does")
             # a change behind its back, then the clamp again: scaling goes on while webhooks fail
             self.fake.call("/_fake/capacity", {"capacity": 9})
@@ -138,9 +115,8 @@ class Webhooks(unittest.TestCase):
     def test_bad_notify_is_a_config_error(self):
         with TempDir() as tmp:
             conf = os.path.join(tmp, "c.conf")
-            text = CONFIG.format(sock=os.path.join(tmp, "s"), state=tmp, arm_port=1,
-                                 token_file=os.path.join(tmp, "t"),
-                                 notify="notify = ftp://example.com/%s" % SECRET)
+            text = config_text(os.path.join(tmp, "s"), tmp, 1, os.path.join(tmp, "t"),
+                               ["ftp://example.com/%s" % SECRET])
             write_token(os.path.join(tmp, "t"), TOKEN)
             p = ascoord_check(conf, text)
             line = line_of(conf, "notify = ftp://example.com/%s" % SECRET)
