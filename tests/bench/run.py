@@ -121,22 +121,12 @@ def bench_ingest(build, agents, seconds, peak_agents=200, peak_seconds=10):
     (tests/bench/loadgen): CPU, RSS, losses, and the delay from a frame's arrival (the read()
     that completed it) to its grain being in the store, from ascoord's own histogram;
     (b) peak_agents flooding for peak_seconds: records/s, and per core of ascoord's CPU."""
-    import socket
+    from ascale_test import control_request
     from test_ingest import Daemon
 
     def stats(sock):
         """The control socket's `stats` (asctl agents would list every instance too)."""
-        with socket.socket(socket.AF_UNIX) as c:
-            c.settimeout(30)
-            c.connect(sock)
-            c.sendall(b'{"v": 1, "command": "stats"}\n')
-            buf = b""
-            while not buf.endswith(b"\n"):
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        return json.loads(buf)
+        return json.loads(control_request(sock, b'{"v": 1, "command": "stats"}\n', timeout=30))
 
     def run(n, secs, *extra):
         with tempfile.TemporaryDirectory(prefix="ascale-bench-") as tmp:

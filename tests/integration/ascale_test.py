@@ -250,6 +250,21 @@ def line_of(path, line):
         return [l.rstrip("\n") for l in f].index(line) + 1
 
 
+def control_request(sock, data, timeout=10):
+    """Sends bytes to the control socket sock, returns the reply line (decoded) or ''."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(sock)
+        s.sendall(data)
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode()
+
+
 class Ascoord:
     """A real ascoord in the foreground on tmp/ascoord.conf, its control socket tmp/ascoord.sock,
     its output in tmp/ascoord.log."""

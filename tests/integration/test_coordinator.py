@@ -10,7 +10,7 @@ import time
 import unittest
 
 from ascale_test import (ASCOORD, ASCTL, Ascoord, TempDir, ascoord_check, coordinator_section, need_root,
-                         section)
+                         control_request, section)
 
 
 def config_text(sock, group, state):
@@ -30,24 +30,6 @@ class Coordinator(Ascoord):
 def asctl(sock, *args, wrap=()):
     return subprocess.run(list(wrap) + [ASCTL, "--socket", sock, *args], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=20)
-
-
-def raw(sock, data):
-    """Sends bytes to the control socket, returns the reply line (decoded) or ''."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(sock)
-    try:
-        s.sendall(data)
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        return buf.decode()
-    finally:
-        s.close()
 
 
 class CoordinatorControl(unittest.TestCase):
@@ -96,7 +78,7 @@ class CoordinatorControl(unittest.TestCase):
                     (b"x" * 70000, "longer than 65536"),
                 ]
                 for data, want in cases:
-                    reply = json.loads(raw(c.sock, data))
+                    reply = json.loads(control_request(c.sock, data))
                     self.assertFalse(reply["ok"], data[:40])
                     self.assertIn(want, reply["error"])
                 # a client that says nothing is dropped, and the daemon lives on
@@ -105,7 +87,7 @@ class CoordinatorControl(unittest.TestCase):
                 s.settimeout(10)
                 self.assertEqual(s.recv(10), b"")
                 s.close()
-                reply = json.loads(raw(c.sock, b'{"v":1,"command":"version"}\n'))
+                reply = json.loads(control_request(c.sock, b'{"v":1,"command":"version"}\n'))
                 self.assertTrue(reply["ok"])
                 self.assertIsNone(c.proc.poll())
             finally:
@@ -143,8 +125,8 @@ class CoordinatorControl(unittest.TestCase):
                                    text=True, timeout=10)
                 self.assertEqual(p.returncode, 1)
                 self.assertIn("another coordinator is answering there", p.stderr)
-                self.assertEqual(json.loads(raw(c.sock, b'{"v":1,"command":"version"}\n'))["ok"],
-                                 True)
+                reply = json.loads(control_request(c.sock, b'{"v":1,"command":"version"}\n'))
+                self.assertEqual(reply["ok"], True)
             finally:
                 c.stop()
 
