@@ -18,16 +18,6 @@ BUDGET_S = WINDOW_S + 2  # DESIGN.md: load step → scaling API call ≤ window 
 GIVE_UP_S = 60
 
 
-def wait_for(pred, timeout, step=0.2):
-    """pred() until it is true or timeout seconds passed; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
-
-
 def make_cgroup():
     """A cgroup of our own for the load (the agent measures only it, so that whatever else runs on
     this shared machine neither scales early nor late), or None: the whole machine is measured."""
@@ -49,7 +39,7 @@ def measure(build):
     decision, "decision_grain_s": the decided grain's end after the step}."""
     os.environ.setdefault("ASCALE_BUILD", build)
     from ascale_test import (Agent, Load, TempDir, azureml_section, coordinator_section, free_port,
-                             parse_time, section, write_keys)
+                             parse_time, section, wait_for, write_keys)
     from test_backends import TOKEN, Coordinator, FakeArm
 
     out = {"seconds": None, "error": None, "source": "?", "scope": "machine", "observed": None,

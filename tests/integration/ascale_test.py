@@ -18,6 +18,16 @@ ASCTL = os.path.join(BUILD, "asctl")
 SERVERS = os.path.join(os.path.dirname(__file__), "..", "servers")
 
 
+def wait_for(pred, timeout, step=0.2):
+    """pred() until it is true or timeout seconds passed; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
 def need_root(test):
     if os.geteuid() != 0:
         raise unittest.SkipTest("needs root (eBPF, cgroups)")

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from ascale_test import (ASCOORD, BUILD, Ascoord, TempDir, ascoord_check, coordinator_section, free_port,
-                         section, write_keys)
+                         section, wait_for, write_keys)
 
 LOADGEN = os.path.join(BUILD, "bench", "loadgen")
 
@@ -46,15 +46,6 @@ class Daemon(Ascoord):
         if p.returncode != 0:
             raise AssertionError(f"loadgen failed: {err}")
         return {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
-
-    def wait_for(self, what, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = what()
-            if v:
-                return v
-            time.sleep(0.2)
-        return what()
 
 
 @unittest.skipUnless(os.path.exists(LOADGEN), "build/bench/loadgen not built")
@@ -98,14 +89,14 @@ class TestIngest(unittest.TestCase):
         self.assertEqual(kv["loadgen_frames_refused"], 0)
         self.assertEqual(kv["loadgen_connect_failures"], 0)
         # every frame sent was accepted, nothing counted as bad
-        ing = self.d.wait_for(lambda: (lambda i: i if i["frames"] == kv["loadgen_frames_sent"] else None)(
+        ing = wait_for(lambda: (lambda i: i if i["frames"] == kv["loadgen_frames_sent"] else None)(
             self.d.agents()["ingest"]), 5)
         self.assertIsNotNone(ing, self.d.agents()["ingest"])
         for k in ("bad_length", "bad_version", "unknown_key", "bad_hmac", "replayed", "malformed",
                   "future_samples", "refused_limit"):
             self.assertEqual(ing[k], 0, k)
         # GOODBYE: stale at once; status counts them
-        st = self.d.wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 50 else None)(
+        st = wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 50 else None)(
             self.d.status()), 3 + 2)
         self.assertEqual(st["instances"], {"live": 0, "stale": 50}, st)
         self.assertIn("said goodbye", self.d.output())
@@ -145,13 +136,12 @@ class TestIngest(unittest.TestCase):
     def test_killed_agents_go_stale(self):
         self.d = Daemon(self.tmp)
         p = self.d.loadgen("--agents", "20", "--seconds", "60", wait=False)
-        self.assertTrue(self.d.wait_for(
-            lambda: self.d.status()["instances"]["live"] == 20, 10), self.d.status())
+        self.assertTrue(wait_for(lambda: self.d.status()["instances"]["live"] == 20, 10), self.d.status())
         p.send_signal(signal.SIGKILL)
         p.communicate()
         t0 = time.monotonic()
         # three report intervals of 1 s, plus the once-a-second sweep, plus slack
-        st = self.d.wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 20 else None)(
+        st = wait_for(lambda: (lambda s: s if s["instances"]["stale"] == 20 else None)(
             self.d.status()), 3 + 1 + 2)
         self.assertIsNotNone(st, self.d.status())
         self.assertGreater(time.monotonic() - t0, 1.5)

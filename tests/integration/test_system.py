@@ -6,7 +6,7 @@ import signal
 import time
 import unittest
 
-from ascale_test import Agent, Load, TempDir, cgroup2_mount, metrics, need_root, parse_time
+from ascale_test import Agent, Load, TempDir, cgroup2_mount, metrics, need_root, parse_time, wait_for
 from test_ingest import Daemon
 
 REPORT = 1.0    # report_interval of the agents, seconds
@@ -70,7 +70,7 @@ class System(unittest.TestCase):
         b = self.agent("vm-b", os.cpu_count() - 1, 50)
         a.wait_ready()
         b.wait_ready()
-        got = self.d.wait_for(lambda: len(self.live()) == 2 and self.live(), 20)
+        got = wait_for(lambda: len(self.live()) == 2 and self.live(), 20)
         self.assertEqual(sorted(got), ["vm-a", "vm-b"], self.d.output())
 
         # the coordinator's latest aggregate of each instance is the agent's ring over that interval
@@ -115,7 +115,7 @@ class System(unittest.TestCase):
         # an agent that dies goes stale (after three report intervals of the coordinator's clock;
         # the wait is generous, no timing is asserted: the machine may be loaded)
         b.stop(signal.SIGKILL)
-        got = self.d.wait_for(lambda: self.d.status()["instances"]["stale"] == 1, 3 * REPORT + 15)
+        got = wait_for(lambda: self.d.status()["instances"]["stale"] == 1, 3 * REPORT + 15)
         self.assertTrue(got, self.d.agents())
         self.assertEqual(sorted(self.live()), ["vm-a"])
 
@@ -142,21 +142,20 @@ class System(unittest.TestCase):
         self.d.start()
         a = self.agent("vm-a", 0, 30)
         a.wait_ready()
-        self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
+        self.assertTrue(wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
         time.sleep(25)
         self.d.proc.send_signal(signal.SIGKILL)
         self.d.proc.wait(10)
         time.sleep(20)
         self.d.start()    # the same configuration, port and socket
-        self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(starting=True), 40),
-                        self.d.output())
+        self.assertTrue(wait_for(lambda: "vm-a" in self.live(starting=True), 40), self.d.output())
         if grace:
             st = self.d.status()
             self.assertEqual(st["state"], "recovering", st)
             self.assertEqual(st["rules"][0]["state"], "recovering", st)
             self.assertIsNone(st["last_decision"], st)
-        st = self.d.wait_for(lambda: (lambda s: s if s["state"] == "running" and s["ticks"] >= 1
-                                      else None)(self.d.status()), grace + 10)
+        st = wait_for(lambda: (lambda s: s if s["state"] == "running" and s["ticks"] >= 1
+                               else None)(self.d.status()), grace + 10)
         self.assertIsNotNone(st, self.d.output())
         # a full window holds 60 s x 10 samples a second of the one instance
         observed = st["rules"][0]["observed"] or 0   # None: missing, all hole
@@ -167,7 +166,7 @@ class System(unittest.TestCase):
         self.d = Daemon(self.tmp)
         a = self.agent("vm-a", 0, 50)
         a.wait_ready()
-        self.assertTrue(self.d.wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
+        self.assertTrue(wait_for(lambda: "vm-a" in self.live(), 20), self.d.output())
         self.d.proc.send_signal(signal.SIGKILL)
         self.d.proc.wait(10)
         time.sleep(3)
@@ -175,7 +174,7 @@ class System(unittest.TestCase):
         self.assertNotEqual(s["state"], "connected")
         self.assertGreater(s["backlog"], 0)
         self.d.start()    # the same configuration, port and socket again
-        got = self.d.wait_for(lambda: "vm-a" in self.live(starting=True), 40)
+        got = wait_for(lambda: "vm-a" in self.live(starting=True), 40)
         self.assertTrue(got, self.d.output())
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
