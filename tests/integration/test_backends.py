@@ -54,6 +54,17 @@ def last_ok(st):
     return last is not None and last["status"] == "ok"
 
 
+def assert_adopted(case, c, fake):
+    """The endpoint's count changed from 3 to 4 behind ascale's back, within max: adopted at the next
+    reconcile and kept, with no set of its own (one PATCH in all, the first set's)."""
+    st = c.wait(lambda s: s["count"] == 4, 8, "count 4 adopted")
+    case.assertTrue(last_ok(st))
+    time.sleep(1.5)
+    case.assertEqual(c.status()["count"], 4)
+    case.assertEqual(len(fake.requests("PATCH")), 1)
+    case.assertIn("changed outside ascale: 3 -> 4", c.output())
+
+
 class AzureMLBackend(unittest.TestCase):
     def setUp(self):
         self.fake = FakeArm(capacity=1)
@@ -78,12 +89,7 @@ class AzureMLBackend(unittest.TestCase):
 
                 # changed behind ascale's back, within max: adopted at the next reconcile
                 self.fake.call("/_fake/capacity", {"capacity": 4})
-                st = c.wait(lambda s: s["count"] == 4, 8, "count 4 adopted")
-                self.assertTrue(last_ok(st))
-                time.sleep(1.5)
-                self.assertEqual(c.status()["count"], 4)
-                self.assertEqual(len(self.fake.requests("PATCH")), 1)
-                self.assertIn("changed outside ascale: 3 -> 4", c.output())
+                assert_adopted(self, c, self.fake)
 
                 text = subprocess.run([ASCTL, "--socket", c.sock, "status"], stdout=subprocess.PIPE,
                                       text=True, timeout=20).stdout
