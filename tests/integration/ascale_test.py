@@ -1,4 +1,5 @@
-"""ascale_test: shared pieces of the integration tests (binaries, temp configs, loads, /proc/stat)."""
+"""ascale_test: shared pieces of the integration tests (binaries, the agent, the coordinator and its configs,
+the fake servers, loads, /proc/stat)."""
 
 import json
 import os
