@@ -1,6 +1,7 @@
 """test_packaging: the .deb and .rpm hold the programs, configuration, man pages and units."""
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -9,6 +10,30 @@ import unittest
 from ascale_test import BUILD
 
 SRC = os.environ.get("ASCALE_SRC", os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def needed(program):
+    """The sonames of the shared libraries program needs itself (its NEEDED entries)."""
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", run("readelf", "-d", program)))
+
+
+def linked_packages(program):
+    """The Debian packages (dpkg -S) of the libraries needed(program), found where ldd finds them."""
+    sonames = needed(program)
+    pkgs = set()
+    for line in run("ldd", program).splitlines():
+        m = re.match(r"\s*(\S+) => (/\S+)", line)
+        if not m or m.group(1) not in sonames:
+            continue
+        lib = m.group(2)
+        for path in (lib, os.path.realpath(lib), "/usr" + lib, lib.removeprefix("/usr")):
+            p = subprocess.run(["dpkg", "-S", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            if p.returncode == 0:
+                pkgs.add(p.stdout.split(":")[0])
+                break
+        else:
+            raise AssertionError(f"{program}: no package holds {lib}")
+    return pkgs
 
 
 def run(*cmd):
@@ -27,6 +52,12 @@ class Packaging(unittest.TestCase):
             self.assertIn(want, files)
         self.assertEqual(run("dpkg-deb", "-f", deb, "Package").strip(), "ascale")
         self.assertIn("/etc/ascale/asagent.conf", run("dpkg-deb", "-I", deb, "conffiles"))
+        depends = {d.split()[0] for d in run("dpkg-deb", "-f", deb, "Depends").split(",")}
+        with tempfile.TemporaryDirectory() as root:
+            run("dpkg-deb", "-x", deb, root)
+            for prog in ("usr/sbin/asagent", "usr/sbin/ascoord", "usr/bin/asctl"):
+                missing = linked_packages(os.path.join(root, prog)) - depends
+                self.assertEqual(missing, set(), f"{prog} links libraries of packages Depends lacks")
         with tempfile.TemporaryDirectory() as root:
             run("dpkg-deb", "-x", deb, root)
             out = run(os.path.join(root, "usr/bin/asctl"), "--version")
@@ -44,6 +75,10 @@ class Packaging(unittest.TestCase):
                      "/usr/lib/systemd/system/asagent.service"):
             self.assertIn(want, files)
         self.assertIn("/etc/ascale/asagent.conf", run("rpm", "-qcp", rpm).split())
+        requires = run("rpm", "-qRp", rpm).split("\n")
+        for prog in ("asagent", "ascoord", "asctl"):
+            for soname in needed(os.path.join(BUILD, prog)):
+                self.assertTrue(any(r.startswith(soname + "()") for r in requires), f"{prog}: {soname}")
 
     def test_unit_files_verify(self):
         if not shutil.which("systemd-analyze"):
