@@ -5,7 +5,8 @@ set -eu
 PKGS="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 libinih-dev libsystemd-dev libcurl4-openssl-dev libjansson-dev libssl-dev
 libmicrohttpd-dev libcap-dev libcmocka-dev python3 procps util-linux
-libcap2-bin iproute2 stress-ng prometheus-node-exporter rpm dpkg-dev"
+libcap2-bin iproute2 stress-ng prometheus-node-exporter rpm dpkg-dev
+debootstrap systemd-container"
 
 missing=""
 for p in $PKGS; do
