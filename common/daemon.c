@@ -65,6 +65,17 @@ int daemon_args_parse(int argc, char **argv, const char *prog, const char *conf_
 		daemon_usage(stderr, prog, conf_default);
 		return 2;
 	}
+	if (a->conf_path[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    (size_t)snprintf(a->conf_buf, sizeof(a->conf_buf), "%s/%s", cwd, a->conf_path) >=
+			    sizeof(a->conf_buf)) {
+			fprintf(stderr, "%s: %s: the path is too long\n", prog, a->conf_path);
+			return 2;
+		}
+		a->conf_path = a->conf_buf;
+	}
 	return -1;
 }
 

@@ -2,15 +2,17 @@
 #ifndef ASCALE_DAEMON_H
 #define ASCALE_DAEMON_H
 
+#include <limits.h>
 #include <stdbool.h>
 
 /* The options both daemons take: [-c FILE] [-f] [-t] [-v] [-V] [-h]. */
 struct daemon_args {
-	const char *conf_path;
+	const char *conf_path;	/* absolute: a daemon moves to / and may read it again */
 	bool conf_given;	/* -c: the file must exist */
 	bool foreground;	/* -f */
 	bool test;		/* -t: check the configuration and exit */
 	bool verbose;		/* -v */
+	char conf_buf[PATH_MAX];
 };
 
 /*

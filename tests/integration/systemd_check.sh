@@ -43,6 +43,15 @@ section reload
 systemctl reload asagent
 echo "rc=$?"
 systemctl is-active asagent
+section reload_coordinator
+pid=$(systemctl show -p MainPID --value ascoord)
+systemctl reload ascoord
+echo "rc=$?"
+sleep 3
+systemctl is-active ascoord
+[ "$(systemctl show -p MainPID --value ascoord)" = "$pid" ] && echo same-pid
+systemctl show -p NRestarts --value ascoord
+asctl status >/dev/null && echo answers
 section stopped
 systemctl stop asagent
 asctl metrics --json

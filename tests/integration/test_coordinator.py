@@ -10,7 +10,7 @@ import time
 import unittest
 
 from ascale_test import (ASCOORD, ASCTL, Ascoord, TempDir, ascoord_check, coordinator_section, need_root,
-                         control_request, section)
+                         control_request, section, wait_for)
 
 
 def config_text(sock, group, state):
@@ -159,6 +159,60 @@ class CoordinatorControl(unittest.TestCase):
                 if proc.poll() is None:
                     proc.kill()
                 sock.close()
+
+    def test_sighup_reloads_in_place_or_refuses(self):
+        """SIGHUP: a configuration that fails -t's checks is refused and the running one stays; a good one
+        takes over in the same process (RELOADING=1, then READY=1), and state.json carries the count."""
+        with TempDir() as tmp:
+            path = os.path.join(tmp, "notify")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(path)
+            sock.settimeout(10)
+            conf, csock = os.path.join(tmp, "c.conf"), os.path.join(tmp, "c.sock")
+            text = config_text(csock, "", tmp)
+            with open(conf, "w") as f:
+                f.write(text)
+            log = open(os.path.join(tmp, "log"), "w+")
+            proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=log, env=dict(os.environ, NOTIFY_SOCKET=path))
+
+            def notified(what):
+                got = ""
+                while what not in got:
+                    got += sock.recv(4096).decode()
+                return got
+
+            def settings():
+                p = asctl(csock, "status", "--json")
+                return [(s["setting"], s["count"]) for s in json.loads(p.stdout)["settings"]] if p.returncode == 0 else []
+
+            try:
+                notified("READY=1")
+                self.assertEqual(settings(), [("web", 3)])
+                with open(conf, "w") as f:
+                    f.write(text + "[autoscale api]\nbackend = nowhere\n")
+                proc.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: "not reloaded" in open(log.name).read(), 10), open(log.name).read())
+                self.assertIn("backend: expected azureml, kubernetes, http, exec or sim", open(log.name).read())
+                self.assertIsNone(proc.poll())
+                self.assertEqual(settings(), [("web", 3)])
+
+                with open(conf, "w") as f:
+                    f.write(text.replace("count = 3", "count = 4") +
+                            section("autoscale api", deployment="green", backend="sim") +
+                            section("profile api default", min_count=1, max_count=3, count=1))
+                proc.send_signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", notified("RELOADING=1"))
+                self.assertIn("STATUS=evaluating 2 settings", notified("READY=1"))
+                self.assertIsNone(proc.poll())     # the same process, started again in place
+                # web's count 3 came from state.json (the sim endpoint's), not from the new default 4
+                self.assertEqual(wait_for(lambda: sorted(settings()), 10), [("api", 1), ("web", 3)])
+                proc.send_signal(signal.SIGTERM)
+                self.assertEqual(proc.wait(10), 0)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                sock.close()
+                log.close()
 
 
 if __name__ == "__main__":

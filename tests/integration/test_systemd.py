@@ -118,6 +118,9 @@ class Systemd(unittest.TestCase):
 
     def test_reload_and_stop(self):
         self.assertEqual(self.section("reload").split(), ["rc=0", "active"], self.section("journal"))
+        self.assertEqual(self.section("reload_coordinator").split(), ["rc=0", "active", "same-pid", "0", "answers"],
+                         self.section("journal"))
+        self.assertIn("reloading: ascoord starts again in place", self.section("journal"))
         self.assertEqual(json.loads(self.section("stopped"))["state"], "stopped")
 
 
