@@ -71,7 +71,7 @@ int daemon_args_parse(int argc, char **argv, const char *prog, const char *conf_
 		if (!getcwd(cwd, sizeof(cwd)) ||
 		    (size_t)snprintf(a->conf_buf, sizeof(a->conf_buf), "%s/%s", cwd, a->conf_path) >=
 			    sizeof(a->conf_buf)) {
-			fprintf(stderr, "%s: %s: the path is too long\n", prog, a->conf_path);
+			fprintf(stderr, "%s: %s: cannot make the path absolute\n", prog, a->conf_path);
 			return 2;
 		}
 		a->conf_path = a->conf_buf;
