@@ -27,6 +27,46 @@ class Coordinator(Ascoord):
         super().__init__(tmp, lambda sock: config_text(sock, group, tmp) + extra)
 
 
+class Notified:
+    """ascoord -c tmp/c.conf (holding text) as systemd starts it: its NOTIFY_SOCKET is ours, its log tmp/log."""
+
+    def __init__(self, tmp, text):
+        self.conf = os.path.join(tmp, "c.conf")
+        self.write(text)
+        path = os.path.join(tmp, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(10)
+        self.log = open(os.path.join(tmp, "log"), "w+")
+        self.proc = subprocess.Popen([ASCOORD, "-c", self.conf], stderr=self.log,
+                                     env=dict(os.environ, NOTIFY_SOCKET=path))
+
+    def write(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def notified(self, what):
+        """The notifications up to the one holding what."""
+        got = ""
+        while what not in got:
+            got += self.sock.recv(4096).decode()
+        return got
+
+    def output(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+        self.log.close()
+
+
 def asctl(sock, *args, wrap=()):
     return subprocess.run(list(wrap) + [ASCTL, "--socket", sock, *args], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, timeout=20)
@@ -138,82 +178,43 @@ class CoordinatorControl(unittest.TestCase):
             self.assertIn(f"{conf}:2: listen: expected HOST:PORT", p.stderr)
 
     def test_notify_ready(self):
-        with TempDir() as tmp:
-            path = os.path.join(tmp, "notify")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(path)
-            sock.settimeout(10)
-            conf = os.path.join(tmp, "c.conf")
-            with open(conf, "w") as f:
-                f.write(config_text(os.path.join(tmp, "c.sock"), "", tmp))
-            proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=subprocess.DEVNULL,
-                                    env=dict(os.environ, NOTIFY_SOCKET=path))
-            try:
-                got = ""
-                while "READY=1" not in got:
-                    got += sock.recv(4096).decode()
-                self.assertIn("STATUS=evaluating 1 settings", got)
-                proc.send_signal(signal.SIGTERM)
-                self.assertEqual(proc.wait(10), 0)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                sock.close()
+        with TempDir() as tmp, Notified(tmp, config_text(os.path.join(tmp, "c.sock"), "", tmp)) as c:
+            self.assertIn("STATUS=evaluating 1 settings", c.notified("READY=1"))
+            c.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(c.proc.wait(10), 0)
 
     def test_sighup_reloads_in_place_or_refuses(self):
         """SIGHUP: a configuration that fails -t's checks is refused and the running one stays; a good one
         takes over in the same process (RELOADING=1, then READY=1), and state.json carries the count."""
         with TempDir() as tmp:
-            path = os.path.join(tmp, "notify")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(path)
-            sock.settimeout(10)
-            conf, csock = os.path.join(tmp, "c.conf"), os.path.join(tmp, "c.sock")
+            csock = os.path.join(tmp, "c.sock")
             text = config_text(csock, "", tmp)
-            with open(conf, "w") as f:
-                f.write(text)
-            log = open(os.path.join(tmp, "log"), "w+")
-            proc = subprocess.Popen([ASCOORD, "-c", conf], stderr=log, env=dict(os.environ, NOTIFY_SOCKET=path))
-
-            def notified(what):
-                got = ""
-                while what not in got:
-                    got += sock.recv(4096).decode()
-                return got
 
             def settings():
                 p = asctl(csock, "status", "--json")
                 return [(s["setting"], s["count"]) for s in json.loads(p.stdout)["settings"]] if p.returncode == 0 else []
 
-            try:
-                notified("READY=1")
+            with Notified(tmp, text) as c:
+                c.notified("READY=1")
                 self.assertEqual(settings(), [("web", 3)])
-                with open(conf, "w") as f:
-                    f.write(text + "[autoscale api]\nbackend = nowhere\n")
-                proc.send_signal(signal.SIGHUP)
-                self.assertTrue(wait_for(lambda: "not reloaded" in open(log.name).read(), 10), open(log.name).read())
-                self.assertIn("backend: expected azureml, kubernetes, http, exec or sim", open(log.name).read())
-                self.assertIsNone(proc.poll())
+                c.write(text + "[autoscale api]\nbackend = nowhere\n")
+                c.proc.send_signal(signal.SIGHUP)
+                self.assertTrue(wait_for(lambda: "not reloaded" in c.output(), 10), c.output())
+                self.assertIn("backend: expected azureml, kubernetes, http, exec or sim", c.output())
+                self.assertIsNone(c.proc.poll())
                 self.assertEqual(settings(), [("web", 3)])
 
-                with open(conf, "w") as f:
-                    f.write(text.replace("count = 3", "count = 4") +
-                            section("autoscale api", deployment="green", backend="sim") +
-                            section("profile api default", min_count=1, max_count=3, count=1))
-                proc.send_signal(signal.SIGHUP)
-                self.assertIn("RELOADING=1", notified("RELOADING=1"))
-                self.assertIn("STATUS=evaluating 2 settings", notified("READY=1"))
-                self.assertIsNone(proc.poll())     # the same process, started again in place
+                c.write(text.replace("count = 3", "count = 4") +
+                        section("autoscale api", deployment="green", backend="sim") +
+                        section("profile api default", min_count=1, max_count=3, count=1))
+                c.proc.send_signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", c.notified("RELOADING=1"))
+                self.assertIn("STATUS=evaluating 2 settings", c.notified("READY=1"))
+                self.assertIsNone(c.proc.poll())     # the same process, started again in place
                 # web's count 3 came from state.json (the sim endpoint's), not from the new default 4
                 self.assertEqual(wait_for(lambda: sorted(settings()), 10), [("api", 1), ("web", 3)])
-                proc.send_signal(signal.SIGTERM)
-                self.assertEqual(proc.wait(10), 0)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                sock.close()
-                log.close()
-
+                c.proc.send_signal(signal.SIGTERM)
+                self.assertEqual(c.proc.wait(10), 0)
 
 if __name__ == "__main__":
     unittest.main()
