@@ -115,18 +115,6 @@ fail:
 
 /* ---- addresses and configuration ---- */
 
-static bool notify_why(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why && len) {
-		va_start(ap, fmt);
-		vsnprintf(why, len, fmt, ap);
-		va_end(ap);
-	}
-	return false;
-}
-
 bool notify_url_ok(const char *url, char *why, size_t len)
 {
 	const char *p, *rest;
@@ -134,28 +122,28 @@ bool notify_url_ok(const char *url, char *why, size_t len)
 	CURLU *u;
 
 	if (!url || !*url)
-		return notify_why(why, len, "expected a URL");
+		return log_fill(why, len, false, "expected a URL");
 	if (strlen(url) >= NOTIFY_URL_MAX)
-		return notify_why(why, len, "URL longer than %d bytes", NOTIFY_URL_MAX - 1);
+		return log_fill(why, len, false, "URL longer than %d bytes", NOTIFY_URL_MAX - 1);
 	for (p = url; *p; p++)
 		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-			return notify_why(why, len, "a space, control or non-ASCII character in the URL "
-					  "(percent-encode it)");
+			return log_fill(why, len, false, "a space, control or non-ASCII character in the URL "
+					"(percent-encode it)");
 	if (strncmp(url, "https://", 8) == 0)
 		rest = url + 8;
 	else if (strncmp(url, "http://", 7) == 0)
 		rest = url + 7;
 	else
-		return notify_why(why, len, "expected an http:// or https:// URL");
+		return log_fill(why, len, false, "expected an http:// or https:// URL");
 	if (!*rest || strchr("/?#", *rest))
-		return notify_why(why, len, "no host in the URL");
+		return log_fill(why, len, false, "no host in the URL");
 	u = curl_url();
 	if (!u)
-		return notify_why(why, len, "out of memory");
+		return log_fill(why, len, false, "out of memory");
 	rc = curl_url_set(u, CURLUPART_URL, url, 0);
 	curl_url_cleanup(u);
 	if (rc != CURLUE_OK)
-		return notify_why(why, len, "not a valid URL: %s", curl_url_strerror(rc));
+		return log_fill(why, len, false, "not a valid URL: %s", curl_url_strerror(rc));
 	return true;
 }
 
@@ -193,12 +181,12 @@ int notify_url_read(const char *path, char *url, size_t size, char *why, size_t 
 		r = -errno;
 		if (f)
 			fclose(f);
-		notify_why(why, len, "%s", strerror(-r));
+		log_fill(why, len, 0, "%s", strerror(-r));
 		return r;
 	}
 	if (st.st_size > NOTIFY_FILE_MAX) {
 		fclose(f);
-		notify_why(why, len, "larger than %d bytes", NOTIFY_FILE_MAX);
+		log_fill(why, len, 0, "larger than %d bytes", NOTIFY_FILE_MAX);
 		return -EFBIG;
 	}
 	while (getline(&line, &cap, f) >= 0) {
@@ -210,7 +198,7 @@ int notify_url_read(const char *path, char *url, size_t size, char *why, size_t 
 		if (!*p || *p == '#')
 			continue;
 		if (found++) {
-			notify_why(why, len, "expected one URL, found more lines");
+			log_fill(why, len, 0, "expected one URL, found more lines");
 			r = -EINVAL;
 			break;
 		}
@@ -219,14 +207,14 @@ int notify_url_read(const char *path, char *url, size_t size, char *why, size_t 
 			break;
 		}
 		if ((size_t)(end - p) >= size) {
-			notify_why(why, len, "URL longer than %zu bytes", size - 1);
+			log_fill(why, len, 0, "URL longer than %zu bytes", size - 1);
 			r = -ENAMETOOLONG;
 			break;
 		}
 		memcpy(url, p, (size_t)(end - p) + 1);
 	}
 	if (!r && !found) {
-		notify_why(why, len, "no URL in the file");
+		log_fill(why, len, 0, "no URL in the file");
 		r = -EINVAL;
 	}
 	if (line) {
